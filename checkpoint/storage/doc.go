@@ -1,0 +1,60 @@
+// Package storage keeps a sluice job's checkpoints and savepoints durable and
+// finds them again.
+//
+// It sits in the checkpoint layer, below the checkpoint coordinator and the
+// runtime and above the file system or object store: the runtime writes each
+// checkpoint's state files and metadata through it, restores the latest
+// complete checkpoint with [Storage.Latest], loads savepoints with
+// [Storage.Load], shows checkpoints to the CLI with [Storage.List] and applies
+// retention with [Storage.Retain]. The content of state files and the
+// runtime's metadata payload are opaque bytes here.
+//
+// # Locations
+//
+// A [Storage] is one job's directory, opened from a location string (see
+// [Open]): a plain path or a file:// URL selects the local backend, which
+// does every file operation through an [FS]; any other URL is opened as a
+// gocloud.dev/blob bucket (mem:// and s3:// are linked in; programs may link
+// further drivers with a blank import, or hand a bucket to [OpenBucket]).
+//
+// # Layout
+//
+//	<job>/chk-<n>/                    one checkpoint, n in decimal without padding
+//	<job>/savepoint-<n>-<6 hex>/      one savepoint, the suffix random
+//	<job>/<dir>/<state files>         named by the runtime
+//	<job>/<dir>/_metadata             written last and atomically
+//
+// A checkpoint is complete if and only if its _metadata exists and validates.
+// _metadata (see [EncodeMetadata]) records the id, kind, creation time, the
+// runtime's payload and every state file's size and CRC-32C, and is itself
+// protected by a CRC-32C.
+//
+// # Durability
+//
+// On the local backend every state file is fsynced when its [FileWriter] is
+// closed. [Pending.Commit] then fsyncs the checkpoint directory (so every
+// state file's name is durable), writes _metadata to a temporary name,
+// fsyncs it, renames it into place and fsyncs the directory again. Creating a
+// checkpoint directory fsyncs its parent. On object stores a single object
+// write is atomic; _metadata is written after every state file's upload
+// completed.
+//
+// # Validation
+//
+// [Storage.Latest], [Storage.List] and [Storage.Retain] check that
+// _metadata decodes and that every state file it lists exists with the
+// recorded size; the CRC-32C of a state file is checked when it is read
+// through [Storage.OpenFile]. Latest skips partial and corrupt checkpoints
+// (logging and reporting each) but stops with an error on an I/O error or on
+// metadata of a newer format version, so that a transient failure never makes
+// the runtime restore an older checkpoint than it should.
+//
+// # Concurrency
+//
+// A Storage and its Pendings are safe for concurrent use. Several checkpoints
+// may be pending at once, and the FileWriters of one Pending may be written
+// from different goroutines (each FileWriter by one goroutine at a time).
+// Lock order: fileWriter.mu is never held while taking another lock;
+// Pending.mu may be held while taking Storage.mu; Storage.mu is never held
+// while taking another lock.
+package storage

@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+)
+
+// Skipped is a checkpoint newer than the one Latest returned that could not
+// be used.
+type Skipped struct {
+	ID     int64
+	Dir    string // directory name, e.g. "chk-9"
+	Path   string // full location of the directory
+	Reason string // why, for people: "checkpoint corrupt: state file x is missing"
+	Err    error  // why, for code: wraps ErrIncomplete or ErrCorrupt
+}
+
+// dirRef is a directory of the layout found under the root.
+type dirRef struct {
+	dir  string
+	id   int64
+	kind Kind
+}
+
+// layoutDirs returns the directories under the root that follow the layout,
+// sorted by id, checkpoints before savepoints of the same id, then by name.
+func (s *Storage) layoutDirs(ctx context.Context) ([]dirRef, error) {
+	names, err := s.b.listDirs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]dirRef, 0, len(names))
+	for _, name := range names {
+		if id, kind, ok := parseDir(name); ok {
+			refs = append(refs, dirRef{dir: name, id: id, kind: kind})
+		}
+	}
+	slices.SortFunc(refs, func(a, b dirRef) int {
+		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.kind, b.kind), cmp.Compare(a.dir, b.dir))
+	})
+	return refs, nil
+}
+
+// Latest returns the newest complete checkpoint (savepoints are not
+// considered; Load them by path). Each newer checkpoint that is partial or
+// corrupt (bad metadata checksum, a state file missing or of the wrong size)
+// is skipped, logged at level Warn and returned in skipped, newest first.
+// State file CRCs are checked when files are read (OpenFile). If there is no
+// complete checkpoint, Latest returns nil, the skipped ones and a nil error.
+//
+// Latest stops with an error, rather than fall back to an older checkpoint,
+// on an I/O error and on a checkpoint whose metadata is of a newer format
+// version (ErrUnsupportedVersion).
+func (s *Storage) Latest(ctx context.Context) (cp *Checkpoint, skipped []Skipped, err error) {
+	refs, err := s.layoutDirs(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("latest checkpoint in %s: %w", s.loc, err)
+	}
+	for i := len(refs) - 1; i >= 0; i-- {
+		ref := refs[i]
+		if ref.kind != KindCheckpoint {
+			continue
+		}
+		in, err := inspect(ctx, s.b, ref.dir)
+		if err != nil {
+			return nil, skipped, fmt.Errorf("latest checkpoint in %s: %w", s.loc, err)
+		}
+		switch in.status {
+		case StatusComplete:
+			return in.checkpoint(s.b), skipped, nil
+		case StatusUnsupported:
+			return nil, skipped, fmt.Errorf("latest checkpoint %s: %w", in.path, in.err)
+		}
+		s.log.Warn("checkpoint storage: skipping incomplete or corrupt checkpoint",
+			"dir", in.path, "id", ref.id, "status", in.status.String(), "reason", in.err.Error())
+		skipped = append(skipped, Skipped{ID: ref.id, Dir: ref.dir, Path: in.path, Reason: in.err.Error(), Err: in.err})
+	}
+	return nil, skipped, nil
+}
+
+// Load returns the complete checkpoint or savepoint at path, which is one
+// of:
+//   - a directory name of this storage, without separator ("chk-7",
+//     "savepoint-7-a1b2c3");
+//   - the full location of one, as in Checkpoint.Path;
+//   - a local directory anywhere else, as an absolute path, a relative path
+//     with a separator ("../job-a/savepoint-7-a1b2c3") or a file:// URL, for
+//     instance another job's savepoint, whose directory name need not follow
+//     the layout. This works whatever the backend of this storage.
+//
+// Loading from another object store location is not supported: open a
+// Storage there.
+//
+// Load returns an error wrapping ErrNotFound if the directory does not exist
+// or is empty, ErrIncomplete if it has no _metadata, ErrCorrupt or
+// ErrUnsupportedVersion as Latest finds them.
+func (s *Storage) Load(ctx context.Context, path string) (*Checkpoint, error) {
+	b, dir, err := s.resolve(path)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint: %w", err)
+	}
+	in, err := inspect(ctx, b, dir)
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoint %s: %w", in.path, err)
+	}
+	if len(in.entries) == 0 {
+		return nil, fmt.Errorf("load checkpoint %s: %w: no such checkpoint directory, or it is empty", in.path, ErrNotFound)
+	}
+	if in.status != StatusComplete {
+		return nil, fmt.Errorf("load checkpoint %s: %w", in.path, in.err)
+	}
+	return in.checkpoint(b), nil
+}

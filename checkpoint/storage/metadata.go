@@ -1,0 +1,260 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"time"
+)
+
+// The _metadata format, version 1. All integers little-endian; varint and
+// uvarint as in encoding/binary.
+//
+//	magic      8 bytes  "SLUICECP"
+//	version    uint16   1
+//	id         varint
+//	kind       1 byte   1 checkpoint, 2 savepoint
+//	created    varint   unix milliseconds
+//	nfiles     uvarint
+//	  name     uvarint length, bytes
+//	  size     uvarint
+//	  crc32c   uint32
+//	payload    uvarint length, bytes
+//	checksum   uint32   CRC-32C (Castagnoli) of every byte before it
+//
+// A decoder of version v reads every version up to v and refuses newer ones
+// with ErrUnsupportedVersion after checking the checksum, which is always the
+// last four bytes.
+const (
+	metadataMagic   = "SLUICECP"
+	metadataVersion = uint16(1)
+
+	headerLen   = len(metadataMagic) + 2
+	checksumLen = 4
+	// minFileEntryLen is the smallest encoding of one file entry: a one-byte
+	// name with its length, a one-byte size and the CRC.
+	minFileEntryLen = 1 + 1 + 1 + 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// FileInfo describes one state file of a checkpoint as recorded in its
+// _metadata.
+type FileInfo struct {
+	Name   string // file name inside the checkpoint directory
+	Size   int64  // size in bytes
+	CRC32C uint32 // CRC-32C (Castagnoli) of the whole content
+}
+
+// Metadata is the content of a _metadata file.
+type Metadata struct {
+	ID      int64     // checkpoint id, >= 0
+	Kind    Kind      // checkpoint or savepoint
+	Created time.Time // creation time, stored with millisecond precision
+	Files   []FileInfo
+	Payload []byte // the runtime's opaque metadata
+}
+
+// EncodeMetadata returns the _metadata encoding of m. It returns an error
+// if m is not valid: a negative id, an unknown kind, a file name refused by
+// ValidateFileName, a name listed twice or a negative size.
+func EncodeMetadata(m Metadata) ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, fmt.Errorf("encode metadata: %w", err)
+	}
+	n := headerLen + 3*binary.MaxVarintLen64 + 1 + checksumLen + len(m.Payload)
+	for _, f := range m.Files {
+		n += 2*binary.MaxVarintLen64 + len(f.Name) + 4
+	}
+	b := make([]byte, 0, n)
+	b = append(b, metadataMagic...)
+	b = binary.LittleEndian.AppendUint16(b, metadataVersion)
+	b = binary.AppendVarint(b, m.ID)
+	b = append(b, byte(m.Kind))
+	b = binary.AppendVarint(b, m.Created.UnixMilli())
+	b = binary.AppendUvarint(b, uint64(len(m.Files)))
+	for _, f := range m.Files {
+		b = binary.AppendUvarint(b, uint64(len(f.Name)))
+		b = append(b, f.Name...)
+		b = binary.AppendUvarint(b, uint64(f.Size))
+		b = binary.LittleEndian.AppendUint32(b, f.CRC32C)
+	}
+	b = binary.AppendUvarint(b, uint64(len(m.Payload)))
+	b = append(b, m.Payload...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return b, nil
+}
+
+func (m *Metadata) validate() error {
+	if m.ID < 0 {
+		return fmt.Errorf("negative checkpoint id %d", m.ID)
+	}
+	if !m.Kind.Valid() {
+		return fmt.Errorf("unknown kind %d", m.Kind)
+	}
+	seen := make(map[string]struct{}, len(m.Files))
+	for _, f := range m.Files {
+		if err := ValidateFileName(f.Name); err != nil {
+			return err
+		}
+		if _, dup := seen[f.Name]; dup {
+			return fmt.Errorf("file %q listed twice", f.Name)
+		}
+		seen[f.Name] = struct{}{}
+		if f.Size < 0 {
+			return fmt.Errorf("file %q: negative size %d", f.Name, f.Size)
+		}
+	}
+	return nil
+}
+
+// DecodeMetadata decodes a _metadata file. It returns an error wrapping
+// ErrCorrupt if b is not a valid encoding (wrong magic, checksum mismatch,
+// malformed or trailing fields, invalid content) and one wrapping
+// ErrUnsupportedVersion if b is intact but of a newer format version. It
+// never panics, and allocates at most in proportion to len(b). The returned
+// Metadata does not alias b; Created is in UTC.
+func DecodeMetadata(b []byte) (Metadata, error) {
+	if len(b) < headerLen+checksumLen {
+		return Metadata{}, corruptf("metadata too short (%d bytes)", len(b))
+	}
+	if string(b[:len(metadataMagic)]) != metadataMagic {
+		return Metadata{}, corruptf("metadata has wrong magic bytes %q", b[:len(metadataMagic)])
+	}
+	body, sum := b[:len(b)-checksumLen], binary.LittleEndian.Uint32(b[len(b)-checksumLen:])
+	if got := crc32.Checksum(body, castagnoli); got != sum {
+		return Metadata{}, corruptf("metadata checksum mismatch (stored %08x, computed %08x)", sum, got)
+	}
+	switch v := binary.LittleEndian.Uint16(b[len(metadataMagic):]); {
+	case v == 0:
+		return Metadata{}, corruptf("metadata format version 0")
+	case v > metadataVersion:
+		return Metadata{}, fmt.Errorf("%w: format version %d, this build reads up to %d", ErrUnsupportedVersion, v, metadataVersion)
+	}
+	d := decoder{b: body[headerLen:]}
+	var m Metadata
+	m.ID = d.varint("id")
+	m.Kind = Kind(d.byte("kind"))
+	m.Created = time.UnixMilli(d.varint("creation time")).UTC()
+	nfiles := d.uvarint("file count")
+	if d.err == nil && nfiles > uint64(len(d.b)/minFileEntryLen) {
+		d.fail(fmt.Errorf("file count %d exceeds what %d remaining bytes can hold", nfiles, len(d.b)))
+	}
+	if d.err == nil && nfiles > 0 {
+		m.Files = make([]FileInfo, 0, nfiles)
+		for i := uint64(0); i < nfiles && d.err == nil; i++ {
+			var f FileInfo
+			f.Name = string(d.bytes("file name"))
+			size := d.uvarint("file size")
+			if d.err == nil && size > math.MaxInt64 {
+				d.fail(fmt.Errorf("file %q: size %d out of range", f.Name, size))
+			}
+			f.Size = int64(size)
+			f.CRC32C = d.uint32("file crc32c")
+			m.Files = append(m.Files, f)
+		}
+	}
+	if p := d.bytes("payload"); len(p) > 0 {
+		m.Payload = append([]byte(nil), p...)
+	}
+	if d.err == nil && len(d.b) > 0 {
+		d.fail(fmt.Errorf("%d trailing bytes", len(d.b)))
+	}
+	if d.err == nil {
+		d.err = m.validate()
+	}
+	if d.err != nil {
+		return Metadata{}, corruptf("decode metadata: %v", d.err)
+	}
+	return m, nil
+}
+
+// corruptf returns an error wrapping ErrCorrupt.
+func corruptf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+}
+
+// decoder reads fields from b, recording the first error; after an error
+// every read returns a zero value.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+var errTruncated = errors.New("truncated")
+
+func (d *decoder) fail(err error) {
+	if d.err == nil {
+		d.err = err
+	}
+}
+
+func (d *decoder) uvarint(field string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail(fmt.Errorf("%s: bad uvarint", field))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint(field string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail(fmt.Errorf("%s: bad varint", field))
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte(field string) byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 1 {
+		d.fail(fmt.Errorf("%s: %w", field, errTruncated))
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uint32(field string) uint32 {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) < 4 {
+		d.fail(fmt.Errorf("%s: %w", field, errTruncated))
+		return 0
+	}
+	v := binary.LittleEndian.Uint32(d.b)
+	d.b = d.b[4:]
+	return v
+}
+
+// bytes reads a uvarint length and that many bytes, refusing a length longer
+// than the remaining input. The result aliases the input.
+func (d *decoder) bytes(field string) []byte {
+	n := d.uvarint(field + " length")
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.fail(fmt.Errorf("%s: length %d exceeds %d remaining bytes", field, n, len(d.b)))
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/runtime"
+)
+
+// progressLogInterval is how often `run` logs the record counts when
+// stderr is not a terminal (app.progressEvery overrides it in tests).
+const progressLogInterval = 10 * time.Second
+
+func (a *app) run(args []string) int {
+	fs := a.newFlagSet("run", "run PIPELINE.yaml [--restore latest|PATH] [--parallelism N] [--set key=value]... [--allow-non-restored-state]")
+	var (
+		sets     stringList
+		par      positiveInt
+		restore  string
+		allowNRS bool
+		level    string
+	)
+	fs.StringVar(&restore, "restore", "", "start from `latest` (the newest complete checkpoint in the pipeline's checkpoint storage, or fresh when there is none) or from the PATH of a checkpoint or savepoint")
+	fs.Var(&par, "parallelism", "default parallelism of the job's operators (`N`), replacing the file's")
+	fs.Var(&sets, "set", "override a key of the pipeline file: `path=value` (e.g. checkpoints.interval=1s); repeatable")
+	fs.BoolVar(&allowNRS, "allow-non-restored-state", false, "let a restore drop the state of operators the pipeline no longer has")
+	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagErr(err)
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		fmt.Fprintf(a.stderr, "sluice run: --log-level %q: use debug, info, warn or error\n", level)
+		return exitUsage
+	}
+	p, code := a.load(pos[0], sets)
+	if p == nil {
+		return code
+	}
+
+	prog := newProgress(a.stderr, a.terminal)
+	prog.width = a.width
+	var handler slog.Handler
+	if a.terminal {
+		handler = terminalHandler{slog.NewTextHandler(prog, &slog.HandlerOptions{Level: lvl}), lvl <= slog.LevelDebug}
+	} else {
+		handler = slog.NewJSONHandler(prog, &slog.HandlerOptions{Level: lvl})
+	}
+	logger := slog.New(handler)
+	events := make(chan runtime.JobEvent, 256)
+	env, err := pipeline.Build(p, pipeline.Overrides{
+		Parallelism: int(par), Restore: restore, AllowNonRestoredState: allowNRS,
+		Logger: logger, Events: events, Stdout: a.stdout,
+	})
+	if err != nil {
+		a.reportLoadError(err)
+		return exitUsage
+	}
+	if restore != "" && env.Config().Checkpoint.Storage == "" && restore == "latest" {
+		fmt.Fprintf(a.stderr, "sluice run: --restore latest needs checkpoints.storage in %s\n", p.File)
+		return exitUsage
+	}
+	prog.noCheckpts = env.Config().Checkpoint.Interval <= 0 // before the job's goroutines log
+	if err := describeJob(prog, p, env); err != nil {
+		fmt.Fprintf(a.stderr, "sluice run: %s: %v\n", p.File, err)
+		return exitUsage
+	}
+
+	sigs := a.signals
+	if sigs == nil {
+		ch := make(chan os.Signal, 2)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(ch)
+		sigs = ch
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	job, err := env.Start(ctx)
+	if err != nil {
+		logger.Error("the job did not start", "err", err)
+		prog.finish()
+		if errors.Is(err, runtime.ErrConfig) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	plan, _ := env.Plan() // compiled above by describeJob
+	prog.start(p.Name, plan, job.Metrics)
+
+	// On a terminal the status line is redrawn every second; otherwise
+	// the record counts are logged every progressLogInterval.
+	var tick, logTick <-chan time.Time
+	if a.terminal {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		tick = t.C
+	} else {
+		every := a.progressEvery
+		if every <= 0 {
+			every = progressLogInterval
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		logTick = t.C
+	}
+	type stopResult struct {
+		path string
+		err  error
+	}
+	var (
+		stopping   bool
+		stopFailed bool
+		noFinal    bool
+		stopDone   = make(chan stopResult, 1)
+	)
+	for {
+		select {
+		case <-job.Done():
+			err := job.Wait()
+			prog.finish()
+			logger.Info("progress", prog.attrs()...)
+			switch {
+			case err != nil && stopping && noFinal && errors.Is(err, context.Canceled):
+				logger.Warn("job stopped without a final checkpoint (it takes none)", "elapsed", prog.elapsed())
+				return exitOK
+			case err != nil:
+				logger.Error("job failed", "err", err, "elapsed", prog.elapsed())
+				return exitFailed
+			case stopFailed:
+				return exitFailed
+			}
+			logger.Info("job finished", "elapsed", prog.elapsed())
+			return exitOK
+		case ev := <-events:
+			prog.event(ev)
+			if ev.Kind == "restored" {
+				logger.Info("restored", "checkpoint", ev.CheckpointID, "path", ev.Path)
+			}
+		case sig := <-sigs:
+			if stopping {
+				prog.finish()
+				fmt.Fprintf(a.stderr, "sluice: second %v: exiting at once, without a final checkpoint\n", sig)
+				return exitSignaled
+			}
+			stopping = true
+			logger.Info("stopping: taking a final checkpoint (send the signal again to exit at once)", "signal", sig.String())
+			prog.setStopping()
+			go func() {
+				path, err := job.Stop(ctx)
+				stopDone <- stopResult{path, err}
+			}()
+		case r := <-stopDone:
+			switch {
+			case r.err == nil:
+				logger.Info("final checkpoint completed", "path", r.path)
+			case errors.Is(r.err, runtime.ErrConfig):
+				noFinal = true
+				cancel()
+			default:
+				logger.Error("final checkpoint failed; stopping without it", "err", r.err)
+				stopFailed = true
+				cancel()
+			}
+		case <-tick:
+			prog.draw()
+		case <-logTick:
+			logger.Info("progress", prog.attrs()...)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package socket
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/connector"
+)
+
+func init() {
+	connector.Register(connector.Info{Name: "socket", Role: "source", System: "TCP, newline-delimited text",
+		Cases: []connector.Case{{Guarantee: connector.AtMostOnce, When: "always: the stream cannot be replayed"}},
+		Test:  "loopback TCP server"})
+	connector.Register(connector.Info{Name: "socket", Role: "sink", System: "TCP, newline-delimited text",
+		Cases: []connector.Case{
+			{Guarantee: connector.AtLeastOnce, When: "with checkpoints: flushed on every barrier, unflushed lines rewritten after reconnecting"},
+			{Guarantee: connector.AtMostOnce, When: "without checkpoints"},
+		}, Test: "loopback TCP server"})
+}
+
+// SourceOptions configure a socket source.
+type SourceOptions struct {
+	// MaxLineBytes bounds a line (default 1 MiB); a longer line is a bad
+	// record.
+	MaxLineBytes int
+	// Backoff is the first reconnect delay (default 100ms), doubling up to
+	// MaxBackoff (default 30s).
+	Backoff, MaxBackoff time.Duration
+	// MaxRetries is how many reconnects in a row may fail before the job
+	// fails (default 0: retry forever).
+	MaxRetries int
+	// EndOnClose ends the source (bounded input) when the server closes the
+	// connection, instead of reconnecting.
+	EndOnClose bool
+}
+
+// Source reads lines from a TCP server at addr.
+type Source struct {
+	addr string
+	opts SourceOptions
+}
+
+// NewSource returns a source of the lines sent by the server at addr.
+func NewSource(addr string, opts SourceOptions) *Source {
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = 1 << 20
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = 100 * time.Millisecond
+	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 30 * time.Second
+	}
+	return &Source{addr: addr, opts: opts}
+}
+
+// Declare: a socket cannot replay.
+func (s *Source) Declare(bool) connector.Declaration {
+	return connector.Declaration{Guarantee: connector.AtMostOnce, Reason: "a socket stream cannot be replayed: lines sent while the job restarts are lost"}
+}
+
+// Bounded reports whether the source ends when the server closes.
+func (s *Source) Bounded() bool { return s.opts.EndOnClose }
+
+type split struct{}
+
+func (split) SplitID() string { return "socket" }
+
+type codec struct{}
+
+func (codec) Encode(connector.Split) ([]byte, error) { return []byte{}, nil }
+func (codec) Decode([]byte) (connector.Split, error) { return split{}, nil }
+
+// SplitCodec: the single split has no progress.
+func (s *Source) SplitCodec() connector.SplitCodec { return codec{} }
+
+// NewEnumerator gives the one split to subtask 0.
+func (s *Source) NewEnumerator(ctx connector.EnumeratorContext, restored []byte) (connector.Enumerator, error) {
+	return &enumerator{ctx: ctx}, nil
+}
+
+type enumerator struct {
+	ctx      connector.EnumeratorContext
+	assigned bool
+}
+
+func (e *enumerator) AddReader(subtask int) error {
+	if subtask == 0 && !e.assigned {
+		e.assigned = true
+		e.ctx.Assign(0, split{})
+	}
+	e.ctx.NoMoreSplits(subtask)
+	return nil
+}
+func (e *enumerator) HandleSplitRequest(int) error               { return nil }
+func (e *enumerator) AddSplitsBack(int, []connector.Split) error { return nil }
+func (e *enumerator) Snapshot(int64) ([]byte, error)             { return []byte{}, nil }
+func (e *enumerator) Close() error                               { return nil }
+
+// NewReader returns the reader of one subtask.
+func (s *Source) NewReader(ctx connector.ReaderContext) (connector.Reader[string], error) {
+	c, cancel := context.WithCancel(context.Background())
+	return &reader{src: s, log: ctx.Logger(), ctx: c, cancel: cancel, avail: make(chan struct{}, 1)}, nil
+}
+
+type reader struct {
+	src    *Source
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	avail  chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	lines   []line
+	err     error
+	done    bool
+	running bool
+	noMore  bool
+}
+
+type line struct {
+	text string
+	n    int64 // line number within the connection
+	conn int
+	bad  error
+}
+
+func (r *reader) Start() error { return nil }
+
+func (r *reader) AddSplits(splits []connector.Split) error {
+	if len(splits) > 0 && !r.running {
+		r.running = true
+		r.wg.Add(1)
+		go r.loop()
+	}
+	return nil
+}
+
+func (r *reader) NoMoreSplits() {
+	r.mu.Lock()
+	r.noMore = true
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *reader) signal() {
+	select {
+	case r.avail <- struct{}{}:
+	default:
+	}
+}
+
+// loop connects, reads lines, and reconnects with backoff.
+func (r *reader) loop() {
+	defer r.wg.Done()
+	backoff, failures, conns := r.src.opts.Backoff, 0, 0
+	for r.ctx.Err() == nil {
+		var d net.Dialer
+		conn, err := d.DialContext(r.ctx, "tcp", r.src.addr)
+		if err != nil {
+			failures++
+			if r.src.opts.MaxRetries > 0 && failures > r.src.opts.MaxRetries {
+				r.fail(fmt.Errorf("socket source: connect to %s failed %d times: %w", r.src.addr, failures, err))
+				return
+			}
+			r.log.Warn("socket source: connect failed, retrying", "addr", r.src.addr, "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-r.ctx.Done():
+				return
+			}
+			backoff = min(backoff*2, r.src.opts.MaxBackoff)
+			continue
+		}
+		conns++
+		failures, backoff = 0, r.src.opts.Backoff
+		stop := context.AfterFunc(r.ctx, func() { conn.Close() })
+		r.read(conn, conns)
+		stop()
+		conn.Close()
+		if r.src.opts.EndOnClose {
+			r.mu.Lock()
+			r.done = true
+			r.mu.Unlock()
+			r.signal()
+			return
+		}
+		if r.ctx.Err() == nil {
+			r.log.Warn("socket source: connection closed, reconnecting", "addr", r.src.addr)
+		}
+	}
+}
+
+func (r *reader) read(conn net.Conn, id int) {
+	sc := bufio.NewScanner(conn)
+	sc.Buffer(make([]byte, min(64<<10, r.src.opts.MaxLineBytes)), r.src.opts.MaxLineBytes)
+	var n int64
+	for sc.Scan() {
+		n++
+		r.push(line{text: sc.Text(), n: n, conn: id})
+	}
+	if err := sc.Err(); err != nil && r.ctx.Err() == nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			r.push(line{n: n + 1, conn: id, bad: fmt.Errorf("line longer than %d bytes", r.src.opts.MaxLineBytes)})
+		} else {
+			r.log.Warn("socket source: read failed", "addr", r.src.addr, "err", err)
+		}
+	}
+}
+
+func (r *reader) push(l line) {
+	r.mu.Lock()
+	r.lines = append(r.lines, l)
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *reader) fail(err error) {
+	r.mu.Lock()
+	r.err = err
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *reader) PollNext(out connector.ReaderOutput[string]) (connector.InputStatus, error) {
+	r.mu.Lock()
+	lines := r.lines
+	r.lines = nil
+	err, done, noMore, running := r.err, r.done, r.noMore, r.running
+	r.mu.Unlock()
+	for _, l := range lines {
+		if l.bad != nil {
+			bad := connector.BadRecord{Source: "socket", Location: fmt.Sprintf("%s connection %d line %d", r.src.addr, l.conn, l.n), Error: l.bad.Error()}
+			if err := out.Reject(bad); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		out.Collect(l.text)
+	}
+	switch {
+	case err != nil:
+		return 0, err
+	case done || (noMore && !running):
+		r.mu.Lock()
+		empty := len(r.lines) == 0
+		r.mu.Unlock()
+		if empty {
+			return connector.EndOfInput, nil
+		}
+		return connector.MoreAvailable, nil
+	}
+	return connector.NothingAvailable, nil
+}
+
+func (r *reader) Available() <-chan struct{} { return r.avail }
+
+// SnapshotState: a socket has no position to save.
+func (r *reader) SnapshotState(int64) ([]connector.Split, error) {
+	if r.running {
+		return []connector.Split{split{}}, nil
+	}
+	return nil, nil
+}
+
+func (r *reader) Close() error {
+	r.cancel()
+	r.wg.Wait()
+	return nil
+}

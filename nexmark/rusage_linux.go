@@ -1,0 +1,18 @@
+//go:build linux
+
+package nexmark
+
+import (
+	"syscall"
+	"time"
+)
+
+// usage returns the CPU time (user + system) the process has used and its
+// peak resident set size in bytes (Linux reports kilobytes).
+func usage() (cpu time.Duration, peakRSS int64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss * 1024
+}

@@ -1,0 +1,518 @@
+package pipeline
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/connector/collection"
+	"github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/connector/socket"
+	"github.com/sluicehq/sluice/connector/stdout"
+	"github.com/sluicehq/sluice/eventtime"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// sourceImpl builds a decoded source; ws assigns event time (the zero
+// strategy when the pipeline has none).
+type sourceImpl interface {
+	build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error)
+}
+
+// sinkImpl builds a decoded sink.
+type sinkImpl interface {
+	build(b *builder, in stream.Stream[Record], snk *Sink) (stream.Sink, error)
+}
+
+type sourceType struct {
+	keys   []string
+	decode func(d *decoder, o *obj) sourceImpl
+}
+
+type sinkType struct {
+	keys   []string
+	decode func(d *decoder, o *obj) sinkImpl
+}
+
+var (
+	sourceTypes = map[string]sourceType{
+		"generator":  {keys: []string{"records", "count", "fields", "rate"}, decode: decodeGenerator},
+		"collection": {keys: []string{"records", "count", "fields", "rate"}, decode: decodeGenerator},
+		"file":       {keys: []string{"path", "format", "csv", "monitor_interval", "recursive", "max_record_size", "late_file_tolerance"}, decode: decodeFileSource},
+		"socket":     {keys: []string{"address", "format", "end_on_close", "max_line_bytes"}, decode: decodeSocketSource},
+	}
+	sinkTypes = map[string]sinkType{
+		"stdout": {keys: []string{"format"}, decode: decodeStdoutSink},
+		"file":   {keys: []string{"path", "format", "csv", "part_prefix", "max_part_size", "max_part_age", "inactivity", "buckets", "bucket_layout", "bucket_field"}, decode: decodeFileSink},
+		"socket": {keys: []string{"address", "format"}, decode: decodeSocketSink},
+	}
+)
+
+func sourceTypeNames() []string { return sortedKeys(sourceTypes) }
+func sinkTypeNames() []string   { return sortedKeys(sinkTypes) }
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ---- record formats ----
+
+// decodeJSONRecord decodes one JSON object; integers stay int64.
+func decodeJSONRecord(b []byte) (Record, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("not JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value on the line")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("a JSON %s, not an object", jsonKind(v))
+	}
+	return fixNumbers(m).(Record), nil
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case json.Number:
+		return "number"
+	case bool:
+		return "boolean"
+	case nil:
+		return "null"
+	}
+	return "value"
+}
+
+// fixNumbers turns json.Number into int64 (integers that fit) or float64.
+func fixNumbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		s := string(x)
+		if !strings.ContainsAny(s, ".eE") {
+			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+				return i
+			}
+		}
+		f, _ := strconv.ParseFloat(s, 64)
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = fixNumbers(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = fixNumbers(e)
+		}
+		return x
+	}
+	return v
+}
+
+// encodeJSONRecord encodes a record as JSON (keys sorted). Floats that
+// JSON cannot hold (NaN, infinities) become null.
+func encodeJSONRecord(r Record) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err == nil {
+		return b, nil
+	}
+	var ue *json.UnsupportedValueError
+	if errors.As(err, &ue) {
+		return json.Marshal(sanitize(r))
+	}
+	return nil, err
+}
+
+func sanitize(v any) any {
+	switch x := v.(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = sanitize(e)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, e := range x {
+			l[i] = sanitize(e)
+		}
+		return l
+	}
+	return v
+}
+
+// decodeFormat decodes the format option of a source: json (JSON lines,
+// one object per line) or text (each line becomes {"line": "..."}).
+func decodeFormat(d *decoder, o *obj) string {
+	f, _ := d.enum(o, "format", "json", "json", "text")
+	return f
+}
+
+func lineDecoder(format string) func([]byte) (Record, error) {
+	if format == "text" {
+		return func(b []byte) (Record, error) { return Record{"line": string(b)}, nil }
+	}
+	return decodeJSONRecord
+}
+
+// ---- generator / collection ----
+
+type generatorSource struct {
+	records []Record
+	count   int64 // < 0 unbounded
+	fields  []field
+	rate    float64
+}
+
+func decodeGenerator(d *decoder, o *obj) sourceImpl {
+	g := &generatorSource{count: -1}
+	hint := "give records: (a list of records) or fields: (CEL expressions over i, the record's index) with an optional count:"
+	rn, fn := o.get("records"), o.get("fields")
+	switch {
+	case rn != nil && fn != nil:
+		d.fail(fn, o.at("fields"), "give records: or fields:, not both")
+		return nil
+	case rn != nil:
+		if o.has("count") {
+			d.fail(o.get("count"), o.at("count"), "count: goes with fields:; records: emits its records once")
+		}
+		for i, it := range d.list(rn, o.at("records")) {
+			if it.kind != kindMap {
+				d.fail(it, index(o.at("records"), i), "expected a record (a mapping), got %s", describe(it))
+				continue
+			}
+			g.records = append(g.records, toAny(it).(map[string]any))
+		}
+		g.count = int64(len(g.records))
+	case fn != nil:
+		if fn.kind != kindMap || len(fn.keys) == 0 {
+			d.fail(fn, o.at("fields"), "expected a mapping of field names to CEL expressions over i, e.g. {user: \"'user-' + string(i %% 10)\"}")
+			return nil
+		}
+		for i, k := range fn.keys {
+			if e := d.expression(fn.vals[i], sub(o.at("fields"), k), scopeIndex, outAny); e != nil {
+				g.fields = append(g.fields, field{name: k, e: e})
+			}
+		}
+		g.count = d.integer(o, "count", -1, -1, math.MaxInt64)
+	default:
+		d.fail(o.node(), o.path, "%s", hint)
+		return nil
+	}
+	g.rate = d.number(o, "rate", 0, 0)
+	return g
+}
+
+func (g *generatorSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
+	id := src.UID
+	if id == "" {
+		id = "source"
+	}
+	if g.records != nil {
+		cs := collection.Slice(g.records)
+		if g.rate > 0 {
+			cs = cs.WithRate(g.rate)
+		}
+		s := stream.FromSource(b.env, src.Name, cs, ws).UID(id)
+		if src.Parallelism > 0 {
+			s = s.Parallelism(src.Parallelism)
+		}
+		return s, nil
+	}
+	cs := collection.Generate(g.count, func(i int64) int64 { return i })
+	if g.rate > 0 {
+		cs = cs.WithRate(g.rate)
+	}
+	idx := stream.FromSource(b.env, src.Name, cs, eventtime.NoWatermarks[int64]()).UID(id)
+	if src.Parallelism > 0 {
+		idx = idx.Parallelism(src.Parallelism)
+	}
+	fields := g.fields
+	s := process(b, idx, "Generate("+short(fieldNames(fields))+")", id+"-fields", src.Parallelism,
+		func(ctx *stream.Context, i int64, out stream.Collector[Record]) error {
+			rec := make(Record, len(fields))
+			for _, f := range fields {
+				v, err := f.e.evalIndex(i)
+				if err != nil {
+					return b.fail(ctx, "source.fields."+f.name, Record{"i": i}, err)
+				}
+				rec[f.name] = v
+			}
+			out.Collect(rec)
+			return nil
+		})
+	if ws.HasTimestamps() {
+		s = stream.AssignTimestamps(s, ws).Name("Timestamps/Watermarks").UID(id + "-timestamps")
+		if src.Parallelism > 0 {
+			s = s.Parallelism(src.Parallelism)
+		}
+	}
+	return s, nil
+}
+
+func fieldNames(fs []field) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// fromSource adds a connector source of records, with its dead letters.
+func fromSource[T any](b *builder, src *Source, s stream.Stream[T]) stream.Stream[T] {
+	id := src.UID
+	if id == "" {
+		id = "source"
+	}
+	s = s.UID(id)
+	if src.Parallelism > 0 {
+		s = s.Parallelism(src.Parallelism)
+	}
+	if b.dlq {
+		b.bad = append(b.bad, stream.DeadLetters(s))
+	}
+	return s
+}
+
+// ---- file ----
+
+type fileSource struct {
+	path      string
+	format    string
+	csv       *csvSpec
+	monitor   time.Duration
+	recursive bool
+	maxRecord int
+	tolerance time.Duration
+}
+
+func decodeFileSource(d *decoder, o *obj) sourceImpl {
+	s := &fileSource{}
+	s.path, _ = d.required(o, "path", "the file or directory to read, e.g. path: ./in")
+	s.format, _ = d.enum(o, "format", "json", "json", "text", "csv")
+	s.csv = d.decodeCSV(o, s.format, true)
+	s.monitor = d.duration(o, "monitor_interval", 0, 0)
+	s.recursive = d.boolean(o, "recursive", false)
+	s.maxRecord = int(d.integer(o, "max_record_size", 0, 1, math.MaxInt32))
+	s.tolerance = d.duration(o, "late_file_tolerance", 0, 0)
+	return s
+}
+
+func (f *fileSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
+	var format file.Format[Record] = file.LineFormat(lineDecoderSkipBlank(f.format))
+	if f.csv != nil {
+		format = newCSVFormat(f.csv)
+	}
+	fs := file.NewSource(f.path, format).WithName(src.Name)
+	if f.monitor > 0 {
+		fs = fs.WithContinuous(f.monitor)
+	}
+	if f.recursive {
+		fs = fs.WithRecursive()
+	}
+	if f.maxRecord > 0 {
+		fs = fs.WithMaxRecordSize(f.maxRecord)
+	}
+	if f.tolerance > 0 {
+		fs = fs.WithLateFileTolerance(f.tolerance)
+	}
+	return fromSource(b, src, stream.FromSource(b.env, src.Name, fs, ws)), nil
+}
+
+func lineDecoderSkipBlank(format string) func([]byte) (Record, error) {
+	dec := lineDecoder(format)
+	if format == "text" {
+		return dec
+	}
+	return func(b []byte) (Record, error) {
+		if len(bytes.TrimSpace(b)) == 0 {
+			return nil, file.ErrSkip
+		}
+		return dec(b)
+	}
+}
+
+type fileSink struct {
+	path     string
+	csv      *csvSpec // format: csv
+	prefix   string
+	rolling  file.RollingPolicy
+	buckets  string
+	layout   string
+	bucketBy *expr
+}
+
+func decodeFileSink(d *decoder, o *obj) sinkImpl {
+	s := &fileSink{rolling: file.DefaultRollingPolicy()}
+	s.path, _ = d.required(o, "path", "the directory to write part files into, e.g. path: ./out")
+	format, _ := d.enum(o, "format", "json", "json", "csv")
+	s.csv = d.decodeCSV(o, format, false)
+	s.prefix = d.str(o, "part_prefix", "")
+	if s.prefix != "" && (strings.HasPrefix(s.prefix, ".") || strings.HasPrefix(s.prefix, "_") || strings.ContainsAny(s.prefix, "/\\")) {
+		d.fail(o.get("part_prefix"), o.at("part_prefix"), "%q must not start with . or _ nor contain a slash", s.prefix)
+	}
+	s.rolling.MaxSize = d.integer(o, "max_part_size", s.rolling.MaxSize, 1, math.MaxInt64)
+	s.rolling.MaxAge = d.duration(o, "max_part_age", s.rolling.MaxAge, 0)
+	s.rolling.Inactivity = d.duration(o, "inactivity", s.rolling.Inactivity, 0)
+	s.buckets, _ = d.enum(o, "buckets", "none", "none", "processing_time", "event_time", "field")
+	s.layout = d.str(o, "bucket_layout", "")
+	if s.buckets == "field" {
+		if !o.has("bucket_field") {
+			d.fail(o.node(), o.at("bucket_field"), "missing; buckets: field needs bucket_field: (a field name or CEL expression)")
+		} else {
+			s.bucketBy = d.expression(o.get("bucket_field"), o.at("bucket_field"), scopeRecord, outAny)
+			if s.bucketBy != nil {
+				if src := keyExprSource(s.bucketBy.src); src != s.bucketBy.src {
+					e, err := compile(src, scopeRecord, outAny)
+					if err == nil {
+						s.bucketBy = e
+					}
+				}
+			}
+		}
+	} else if o.has("bucket_field") {
+		d.fail(o.get("bucket_field"), o.at("bucket_field"), "bucket_field goes with buckets: field")
+	}
+	return s
+}
+
+func (f *fileSink) build(b *builder, in stream.Stream[Record], _ *Sink) (stream.Sink, error) {
+	enc := file.RowEncoder(".jsonl", nil, func(dst []byte, r Record) ([]byte, error) {
+		j, err := encodeJSONRecord(r)
+		if err != nil {
+			return dst, err
+		}
+		dst = append(dst, j...)
+		return append(dst, '\n'), nil
+	})
+	if f.csv != nil {
+		enc = csvEncoder(f.csv)
+	}
+	s := file.NewSink(f.path, enc).WithRolling(f.rolling)
+	if f.prefix != "" {
+		s = s.WithPartPrefix(f.prefix)
+	}
+	switch f.buckets {
+	case "processing_time":
+		s = s.WithBuckets(file.ByProcessingTime[Record](f.layout, nil))
+	case "event_time":
+		s = s.WithBuckets(file.ByEventTime[Record](f.layout, nil))
+	case "field":
+		e := f.bucketBy
+		s = s.WithBuckets(file.BucketFunc[Record](func(r Record, _ int64, _ time.Time) (string, error) {
+			v, err := e.eval(r)
+			if err != nil {
+				return "", err
+			}
+			return fmt.Sprint(v), nil
+		}))
+	}
+	return in.SinkTo("file", s), nil
+}
+
+// ---- socket ----
+
+type socketSource struct {
+	addr string
+	fmt  string
+	opts socket.SourceOptions
+}
+
+func decodeSocketSource(d *decoder, o *obj) sourceImpl {
+	s := &socketSource{}
+	s.addr, _ = d.required(o, "address", "host:port of the server to read lines from")
+	s.fmt = decodeFormat(d, o)
+	s.opts.EndOnClose = d.boolean(o, "end_on_close", false)
+	s.opts.MaxLineBytes = int(d.integer(o, "max_line_bytes", 0, 1, math.MaxInt32))
+	return s
+}
+
+func (s *socketSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
+	lines := fromSource(b, src, stream.FromSource(b.env, src.Name, socket.NewSource(s.addr, s.opts), eventtime.NoWatermarks[string]()))
+	dec := lineDecoder(s.fmt)
+	id := src.UID
+	if id == "" {
+		id = "source"
+	}
+	out := process(b, lines, "Decode("+s.fmt+")", id+"-decode", src.Parallelism,
+		func(ctx *stream.Context, line string, c stream.Collector[Record]) error {
+			if s.fmt == "json" && strings.TrimSpace(line) == "" {
+				return nil
+			}
+			r, err := dec([]byte(line))
+			if err != nil {
+				return b.fail(ctx, "source ("+s.addr+")", Record{"line": line}, err)
+			}
+			c.Collect(r)
+			return nil
+		})
+	if ws.HasTimestamps() {
+		out = stream.AssignTimestamps(out, ws).Name("Timestamps/Watermarks").UID(id + "-timestamps")
+	}
+	return out, nil
+}
+
+type socketSink struct {
+	addr string
+}
+
+func decodeSocketSink(d *decoder, o *obj) sinkImpl {
+	s := &socketSink{}
+	s.addr, _ = d.required(o, "address", "host:port of the server to write lines to")
+	d.enum(o, "format", "json", "json")
+	return s
+}
+
+func (s *socketSink) build(_ *builder, in stream.Stream[Record], _ *Sink) (stream.Sink, error) {
+	return in.SinkTo("socket", socket.NewSink(s.addr, jsonLine, socket.SinkOptions{})), nil
+}
+
+// ---- stdout ----
+
+type stdoutSink struct{}
+
+func decodeStdoutSink(d *decoder, o *obj) sinkImpl {
+	d.enum(o, "format", "json", "json")
+	return stdoutSink{}
+}
+
+func jsonLine(r Record) []byte {
+	b, err := encodeJSONRecord(r)
+	if err != nil {
+		return fmt.Appendf(nil, "%v", r)
+	}
+	return b
+}
+
+func (stdoutSink) build(b *builder, in stream.Stream[Record], _ *Sink) (stream.Sink, error) {
+	return in.SinkTo("stdout", stdout.To(b.stdout, jsonLine)), nil
+}
+
+// SourceTypes lists the source types of YAML pipelines (source.type).
+func SourceTypes() []string { return sourceTypeNames() }
+
+// SinkTypes lists the sink types of YAML pipelines (sink.type).
+func SinkTypes() []string { return sinkTypeNames() }

@@ -1,0 +1,24 @@
+// Package pipeline runs sluice jobs described in YAML instead of Go: a
+// source, steps (filter, map, key_by, running aggregates, windows,
+// dedupe) with expressions in CEL, sinks, and the job's checkpoint and
+// restart settings. README.md beside this file is the reference of every
+// key.
+//
+// It sits beside package stream at the top of the layers: [Load] reads and
+// validates a file into a [Pipeline], and [Build] turns it into a
+// *stream.Env holding the same job graph the Go API builds, which the same
+// runtime executes (cmd/sluice does both). Records are [Record] values:
+// JSON-like maps whose integers stay int64.
+//
+// Every mistake in a file is reported with the file, line and key and
+// what is allowed there (see [Error]); Load reports all of them at once.
+// CEL expressions are compiled at load time, so a syntax or type error
+// never waits for the first record.
+//
+// The YAML text is parsed with goccy/go-yaml into its AST, converted into
+// a small tree that keeps positions (node.go), with ${VAR} and
+// ${VAR:-default} interpolated in every scalar, then decoded by hand
+// (decode.go, spec.go, stepspec.go, sections.go, connectors.go, csv.go,
+// kafka_security.go). Records that cross a network edge keep their types
+// in the in-flight state of unaligned checkpoints (wire.go).
+package pipeline

@@ -1,0 +1,38 @@
+package pipeline
+
+import (
+	"path/filepath"
+	"testing"
+)
+
+// TestExamplesBuild loads and builds every example and testdata pipeline:
+// the examples must keep working.
+func TestExamplesBuild(t *testing.T) {
+	files, _ := filepath.Glob("../examples/*.yaml")
+	more, _ := filepath.Glob("testdata/*.yaml")
+	files = append(files, more...)
+	if len(files) < 4 {
+		t.Fatalf("found only %v", files)
+	}
+	dir := t.TempDir()
+	vars := env(map[string]string{"INPUT": dir, "OUTPUT": dir + "/out", "CHECKPOINTS": dir + "/ck",
+		"BROKERS": "127.0.0.1:1,127.0.0.1:2", "IN_TOPIC": "in", "OUT_TOPIC": "out"})
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			p, err := Load(f, vars)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env, err := Build(p, Overrides{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := env.Plan(); err != nil {
+				t.Fatal(err)
+			}
+			if g := env.Guarantee(); f != "testdata/all-steps.yaml" && g.Guarantee.String() != "exactly-once" {
+				t.Errorf("guarantee %s:\n%s", g.Guarantee, g)
+			}
+		})
+	}
+}

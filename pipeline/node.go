@@ -1,0 +1,656 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
+)
+
+// The YAML text is parsed with goccy/go-yaml into its AST and converted
+// into a small tree of nodes that keep their line and column, with
+// ${VAR} interpolated in every scalar. The schema is decoded from that
+// tree by hand (decode.go), so every mistake can name its line and key.
+
+type nodeKind uint8
+
+const (
+	kindNull nodeKind = iota
+	kindScalar
+	kindMap
+	kindSeq
+)
+
+func (k nodeKind) String() string {
+	switch k {
+	case kindScalar:
+		return "a scalar"
+	case kindMap:
+		return "a mapping"
+	case kindSeq:
+		return "a list"
+	}
+	return "empty"
+}
+
+type node struct {
+	kind      nodeKind
+	file      string
+	line, col int
+	// scalar
+	text   string
+	quoted bool // quoted or block scalar: always a string
+	// mapping, in file order
+	keys    []string
+	keyNode []*node
+	vals    []*node
+	// sequence
+	items []*node
+	// size is the number of nodes of the tree, aliases expanded.
+	size int
+}
+
+// get returns the value of key in a mapping.
+func (n *node) get(key string) *node {
+	if n == nil || n.kind != kindMap {
+		return nil
+	}
+	for i, k := range n.keys {
+		if k == key {
+			return n.vals[i]
+		}
+	}
+	return nil
+}
+
+// set sets key in a mapping, appending it when missing.
+func (n *node) set(key string, v *node) {
+	for i, k := range n.keys {
+		if k == key {
+			n.vals[i] = v
+			return
+		}
+	}
+	n.keys = append(n.keys, key)
+	n.keyNode = append(n.keyNode, &node{kind: kindScalar, text: key, file: v.file, line: v.line, col: v.col})
+	n.vals = append(n.vals, v)
+}
+
+// maxNodes bounds the size of a document after aliases are expanded.
+const maxNodes = 1 << 20
+
+// converter turns a goccy AST into nodes.
+type converter struct {
+	file    string
+	env     func(string) (string, bool)
+	anchors map[string]*node
+	count   int
+	errs    *errs
+}
+
+// parseYAML parses data into a node tree, interpolating variables.
+func parseYAML(file string, data []byte, env func(string) (string, bool), e *errs) *node {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		e.list = append(e.list, syntaxError(file, err))
+		return nil
+	}
+	var body ast.Node
+	switch len(f.Docs) {
+	case 0:
+	case 1:
+		body = f.Docs[0].Body
+	default:
+		docs := 0
+		for _, d := range f.Docs {
+			if d.Body != nil {
+				docs++
+				body = d.Body
+			}
+		}
+		if docs > 1 {
+			e.add(file, nil, "", "the file holds %d YAML documents; a pipeline is one document", docs)
+			return nil
+		}
+	}
+	c := &converter{file: file, env: env, anchors: map[string]*node{}, errs: e}
+	n := c.convert(body)
+	if n == nil {
+		n = &node{kind: kindNull, file: file, line: 1, col: 1}
+	}
+	return n
+}
+
+// syntaxError turns a goccy error into an Error with its position.
+func syntaxError(file string, err error) *Error {
+	var ye yaml.Error
+	if errors.As(err, &ye) {
+		e := &Error{File: file, Msg: "YAML syntax: " + ye.GetMessage()}
+		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
+			e.Line, e.Column = tk.Position.Line, tk.Position.Column
+		}
+		return e
+	}
+	return &Error{File: file, Msg: "YAML syntax: " + err.Error()}
+}
+
+func (c *converter) pos(tk *token.Token, n *node) *node {
+	n.file = c.file
+	if tk != nil && tk.Position != nil {
+		n.line, n.col = tk.Position.Line, tk.Position.Column
+	}
+	return n
+}
+
+func (c *converter) scalar(tk *token.Token, text string, quoted bool) *node {
+	n := c.pos(tk, &node{kind: kindScalar, quoted: quoted})
+	n.text = c.interpolate(n, text)
+	return n
+}
+
+func (c *converter) convert(an ast.Node) *node {
+	n := c.convertNode(an)
+	if n != nil && n.size == 0 {
+		n.size = 1
+		for _, v := range n.vals {
+			n.size += v.size
+		}
+		for _, v := range n.items {
+			n.size += v.size
+		}
+	}
+	return n
+}
+
+func (c *converter) convertNode(an ast.Node) *node {
+	c.count++
+	if an == nil {
+		return nil
+	}
+	if c.count > maxNodes {
+		if c.count == maxNodes+1 {
+			c.errs.add(c.file, nil, "", "the document has more than %d nodes", maxNodes)
+		}
+		return nil
+	}
+	switch v := an.(type) {
+	case *ast.DocumentNode:
+		return c.convert(v.Body)
+	case *ast.CommentGroupNode, *ast.CommentNode:
+		return nil
+	case *ast.NullNode:
+		return c.pos(v.GetToken(), &node{kind: kindNull})
+	case *ast.StringNode:
+		quoted := v.Token != nil && (v.Token.Type == token.SingleQuoteType || v.Token.Type == token.DoubleQuoteType)
+		return c.scalar(v.Token, v.Value, quoted)
+	case *ast.LiteralNode:
+		text := ""
+		if v.Value != nil {
+			text = v.Value.Value
+		}
+		return c.scalar(v.Start, text, true)
+	case *ast.IntegerNode:
+		return c.scalar(v.Token, v.Token.Value, false)
+	case *ast.FloatNode:
+		return c.scalar(v.Token, v.Token.Value, false)
+	case *ast.BoolNode:
+		return c.scalar(v.Token, v.Token.Value, false)
+	case *ast.InfinityNode:
+		return c.scalar(v.Token, v.Token.Value, false)
+	case *ast.NanNode:
+		return c.scalar(v.Token, v.Token.Value, false)
+	case *ast.TagNode:
+		inner := c.convert(v.Value)
+		switch v.Start.Value {
+		case "!!str", "!str":
+			if inner == nil || inner.kind == kindNull {
+				inner = c.pos(v.Start, &node{kind: kindScalar})
+			}
+			if inner.kind == kindScalar {
+				inner.quoted = true
+			}
+		case "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
+		default:
+			c.errs.add(c.file, c.pos(v.Start, &node{}), "", "YAML tag %s is not supported here", v.Start.Value)
+		}
+		return inner
+	case *ast.AnchorNode:
+		inner := c.convert(v.Value)
+		if inner == nil {
+			inner = c.pos(v.Start, &node{kind: kindNull})
+		}
+		if v.Name != nil {
+			c.anchors[v.Name.GetToken().Value] = inner
+		}
+		return inner
+	case *ast.AliasNode:
+		name := ""
+		if v.Value != nil {
+			name = v.Value.GetToken().Value
+		}
+		target, ok := c.anchors[name]
+		if !ok {
+			c.errs.add(c.file, c.pos(v.Start, &node{}), "", "alias *%s refers to no anchor &%s before it", name, name)
+			return nil
+		}
+		c.count += target.size
+		if c.count > maxNodes {
+			c.errs.add(c.file, c.pos(v.Start, &node{}), "", "the document has more than %d nodes once aliases are expanded", maxNodes)
+			return nil
+		}
+		return target
+	case *ast.SequenceNode:
+		n := c.pos(v.Start, &node{kind: kindSeq})
+		for _, it := range v.Values {
+			x := c.convert(it)
+			if x == nil {
+				x = c.pos(it.GetToken(), &node{kind: kindNull})
+			}
+			n.items = append(n.items, x)
+		}
+		return n
+	case *ast.MappingNode:
+		n := c.pos(v.Start, &node{kind: kindMap})
+		if len(v.Values) > 0 {
+			c.pos(v.Values[0].Key.GetToken(), n)
+		}
+		for _, mv := range v.Values {
+			c.entry(n, mv)
+		}
+		return n
+	case *ast.MappingValueNode:
+		n := c.pos(v.Key.GetToken(), &node{kind: kindMap})
+		c.entry(n, v)
+		return n
+	}
+	c.errs.add(c.file, c.pos(an.GetToken(), &node{}), "", "unsupported YAML construct %s", an.Type())
+	return nil
+}
+
+// entry adds one key: value to the mapping n.
+func (c *converter) entry(n *node, mv *ast.MappingValueNode) {
+	if mv.Key.IsMergeKey() {
+		src := c.convert(mv.Value)
+		if src == nil || src.kind != kindMap {
+			c.errs.add(c.file, c.pos(mv.Key.GetToken(), &node{}), "", "a merge key (<<) needs a mapping (an alias of one)")
+			return
+		}
+		for i, k := range src.keys {
+			if n.get(k) == nil {
+				n.keys = append(n.keys, k)
+				n.keyNode = append(n.keyNode, src.keyNode[i])
+				n.vals = append(n.vals, src.vals[i])
+			}
+		}
+		return
+	}
+	kn := c.key(mv.Key)
+	if kn == nil {
+		return
+	}
+	val := c.convert(mv.Value)
+	if val == nil {
+		// "key:" with nothing after it.
+		val = &node{kind: kindNull, file: c.file, line: kn.line, col: kn.col}
+	}
+	for i, k := range n.keys {
+		if k == kn.text {
+			// goccy refuses duplicate keys; a merge may have added it.
+			n.vals[i] = val
+			n.keyNode[i] = kn
+			return
+		}
+	}
+	n.keys = append(n.keys, kn.text)
+	n.keyNode = append(n.keyNode, kn)
+	n.vals = append(n.vals, val)
+}
+
+func (c *converter) key(k ast.MapKeyNode) *node {
+	var an ast.Node = k
+	if mk, ok := k.(*ast.MappingKeyNode); ok {
+		an = mk.Value
+	}
+	tk := an.GetToken()
+	switch v := an.(type) {
+	case *ast.StringNode:
+		return c.pos(tk, &node{kind: kindScalar, text: v.Value})
+	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NullNode, *ast.InfinityNode, *ast.NanNode:
+		return c.pos(tk, &node{kind: kindScalar, text: tk.Value})
+	}
+	c.errs.add(c.file, c.pos(tk, &node{}), "", "keys must be plain names, not %s", an.Type())
+	return nil
+}
+
+// interpolate replaces ${VAR} and ${VAR:-default} in s; $$ is a literal $.
+func (c *converter) interpolate(n *node, s string) string {
+	if !strings.Contains(s, "$") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch != '$' || i+1 >= len(s) {
+			b.WriteByte(ch)
+			continue
+		}
+		switch s[i+1] {
+		case '$':
+			b.WriteByte('$')
+			i++
+			continue
+		case '{':
+		default:
+			b.WriteByte(ch)
+			continue
+		}
+		end := strings.IndexByte(s[i+2:], '}')
+		if end < 0 {
+			c.errs.add(c.file, n, "", "unterminated ${ in %q: write ${NAME} or ${NAME:-default} (and $$ for a literal $)", s)
+			return s
+		}
+		expr := s[i+2 : i+2+end]
+		name, def, hasDef := strings.Cut(expr, ":-")
+		if !validVarName(name) {
+			c.errs.add(c.file, n, "", "${%s}: %q is not a variable name; use letters, digits and _ (e.g. ${INPUT} or ${INPUT:-./in})", expr, name)
+			return s
+		}
+		val, ok := c.env(name)
+		switch {
+		case ok && (val != "" || !hasDef):
+			b.WriteString(val)
+		case hasDef:
+			b.WriteString(def)
+		default:
+			c.errs.add(c.file, n, "", "environment variable %s is not set; set it, or give a default: ${%s:-value}", name, name)
+		}
+		i += 2 + end
+	}
+	return b.String()
+}
+
+func validVarName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// toAny converts a node into a JSON-like value: unquoted scalars are
+// resolved as YAML 1.2 core types (null, bool, int, float), quoted ones
+// are strings.
+func toAny(n *node) any {
+	switch n.kind {
+	case kindNull:
+		return nil
+	case kindScalar:
+		if n.quoted {
+			return n.text
+		}
+		return resolveScalar(n.text)
+	case kindSeq:
+		out := make([]any, len(n.items))
+		for i, it := range n.items {
+			out[i] = toAny(it)
+		}
+		return out
+	case kindMap:
+		out := make(map[string]any, len(n.keys))
+		for i, k := range n.keys {
+			out[k] = toAny(n.vals[i])
+		}
+		return out
+	}
+	return nil
+}
+
+func resolveScalar(s string) any {
+	switch s {
+	case "", "~", "null", "Null", "NULL":
+		return nil
+	case "true", "True", "TRUE":
+		return true
+	case "false", "False", "FALSE":
+		return false
+	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
+		return math.Inf(1)
+	case "-.inf", "-.Inf", "-.INF":
+		return math.Inf(-1)
+	case ".nan", ".NaN", ".NAN":
+		return math.NaN()
+	}
+	if i, ok := parseInt(s); ok {
+		return i
+	}
+	if looksNumeric(s) {
+		if f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64); err == nil {
+			return f
+		}
+	}
+	return s
+}
+
+// parseInt parses decimal, 0x, 0o and 0b integers.
+func parseInt(s string) (int64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	t := strings.ReplaceAll(s, "_", "")
+	if t == "" || t[0] == '_' {
+		return 0, false
+	}
+	base := 10
+	neg := false
+	body := t
+	if body[0] == '-' || body[0] == '+' {
+		neg = body[0] == '-'
+		body = body[1:]
+	}
+	switch {
+	case strings.HasPrefix(body, "0x"):
+		base, body = 16, body[2:]
+	case strings.HasPrefix(body, "0o"):
+		base, body = 8, body[2:]
+	case strings.HasPrefix(body, "0b"):
+		base, body = 2, body[2:]
+	}
+	if body == "" {
+		return 0, false
+	}
+	u, err := strconv.ParseUint(body, base, 64)
+	if err != nil {
+		return 0, false
+	}
+	if neg {
+		if u > 1<<63 {
+			return 0, false
+		}
+		return -int64(u), true
+	}
+	if u > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(u), true
+}
+
+func looksNumeric(s string) bool {
+	if s == "" {
+		return false
+	}
+	digit := false
+	for i, r := range s {
+		switch {
+		case r >= '0' && r <= '9':
+			digit = true
+		case r == '.', r == '_', r == 'e', r == 'E':
+		case (r == '-' || r == '+') && (i == 0 || s[i-1] == 'e' || s[i-1] == 'E'):
+		default:
+			return false
+		}
+	}
+	return digit
+}
+
+// describe renders a node's value for messages.
+func describe(n *node) string {
+	switch n.kind {
+	case kindNull:
+		return "nothing"
+	case kindScalar:
+		return strconv.Quote(n.text)
+	}
+	return n.kind.String()
+}
+
+// parseSet parses a --set override, "path=value", into the path and the
+// value node (the value is YAML: "5s", "[a, b]", "{type: stdout}").
+func parseSet(arg string, env func(string) (string, bool), e *errs) (string, *node) {
+	path, val, ok := strings.Cut(arg, "=")
+	if !ok || strings.TrimSpace(path) == "" {
+		e.add("--set", nil, "", "%q: write key=value, e.g. --set checkpoints.interval=1s", arg)
+		return "", nil
+	}
+	file := fmt.Sprintf("--set %s", path)
+	n := parseYAML(file, []byte(val), env, e)
+	if n == nil {
+		return "", nil
+	}
+	return strings.TrimSpace(path), n
+}
+
+// applySet puts v at the dotted path (keys, and [n] for list items) in
+// root, creating missing mappings.
+func applySet(root *node, path string, v *node) error {
+	parts, err := splitPath(path)
+	if err != nil {
+		return err
+	}
+	cur := root
+	for i, p := range parts {
+		last := i == len(parts)-1
+		if p.index >= 0 {
+			if cur.kind != kindSeq {
+				return fmt.Errorf("%s is %s, not a list", joinPath(parts[:i]), cur.kind)
+			}
+			if p.index >= len(cur.items) {
+				return fmt.Errorf("%s has %d items; no item %d", joinPath(parts[:i]), len(cur.items), p.index)
+			}
+			if last {
+				cur.items[p.index] = v
+				return nil
+			}
+			cur = cur.items[p.index]
+			continue
+		}
+		if cur.kind == kindNull {
+			*cur = node{kind: kindMap, file: cur.file, line: cur.line, col: cur.col}
+		}
+		if cur.kind != kindMap {
+			return fmt.Errorf("%s is %s, not a mapping", joinPath(parts[:i]), cur.kind)
+		}
+		if last {
+			cur.set(p.key, v)
+			return nil
+		}
+		next := cur.get(p.key)
+		if next == nil {
+			next = &node{kind: kindMap, file: v.file, line: v.line, col: v.col}
+			cur.set(p.key, next)
+		}
+		cur = next
+	}
+	return nil
+}
+
+type pathPart struct {
+	key   string
+	index int // -1 for a key
+}
+
+func splitPath(path string) ([]pathPart, error) {
+	var parts []pathPart
+	for seg := range strings.SplitSeq(path, ".") {
+		key := seg
+		var idx []int
+		if j := strings.IndexByte(seg, '['); j >= 0 {
+			key = seg[:j]
+			rest := seg[j:]
+			for rest != "" {
+				if rest[0] != '[' {
+					return nil, fmt.Errorf("bad path %q: expected [n]", path)
+				}
+				k := strings.IndexByte(rest, ']')
+				if k < 0 {
+					return nil, fmt.Errorf("bad path %q: missing ]", path)
+				}
+				n, err := strconv.Atoi(rest[1:k])
+				if err != nil || n < 0 {
+					return nil, fmt.Errorf("bad path %q: %q is not a list index", path, rest[1:k])
+				}
+				idx = append(idx, n)
+				rest = rest[k+1:]
+			}
+		}
+		if key == "" && len(idx) == 0 {
+			return nil, fmt.Errorf("bad path %q: empty key", path)
+		}
+		if key != "" {
+			parts = append(parts, pathPart{key: key, index: -1})
+		}
+		for _, n := range idx {
+			parts = append(parts, pathPart{index: n})
+		}
+	}
+	return parts, nil
+}
+
+func joinPath(parts []pathPart) string {
+	var b strings.Builder
+	for _, p := range parts {
+		if p.index >= 0 {
+			fmt.Fprintf(&b, "[%d]", p.index)
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p.key)
+	}
+	if b.Len() == 0 {
+		return "the document"
+	}
+	return b.String()
+}
+
+// clone deep-copies a tree (aliases become copies).
+func clone(n *node) *node {
+	if n == nil {
+		return nil
+	}
+	c := *n
+	c.keys = append([]string(nil), n.keys...)
+	c.keyNode = append([]*node(nil), n.keyNode...)
+	c.vals = make([]*node, len(n.vals))
+	for i, v := range n.vals {
+		c.vals[i] = clone(v)
+	}
+	c.items = make([]*node, len(n.items))
+	for i, v := range n.items {
+		c.items[i] = clone(v)
+	}
+	return &c
+}

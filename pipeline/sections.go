@@ -1,0 +1,232 @@
+package pipeline
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/checkpoint/coordinator"
+	"github.com/sluicehq/sluice/eventtime"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/runtime/restart"
+	"github.com/sluicehq/sluice/state"
+)
+
+func (d *decoder) decodeSource(n *node, path string) *Source {
+	if n.kind != kindMap {
+		d.fail(n, path, "expected a mapping with type: and its options, got %s; types: %s", describe(n), strings.Join(sourceTypeNames(), ", "))
+		return nil
+	}
+	typ := ""
+	if tn := n.get("type"); tn != nil && tn.kind == kindScalar {
+		typ = tn.text
+	}
+	st, ok := sourceTypes[typ]
+	if !ok {
+		tn := n.get("type")
+		if tn == nil || tn.kind == kindNull {
+			d.fail(n, sub(path, "type"), "missing; use one of: %s", strings.Join(sourceTypeNames(), ", "))
+		} else {
+			d.fail(tn, sub(path, "type"), "unknown source type %s%s; use one of: %s", describe(tn), suggest(typ, sourceTypeNames()), strings.Join(sourceTypeNames(), ", "))
+		}
+		return nil
+	}
+	allowed := append(slices.Clone(sourceCommon), st.keys...)
+	o := d.object(n, path, allowed...)
+	if o == nil {
+		return nil
+	}
+	s := &Source{Type: typ, n: n}
+	s.Name = d.str(o, "name", typ)
+	s.UID = d.str(o, "uid", "")
+	s.Parallelism = int(d.integer(o, "parallelism", 0, 1, state.MaxMaxParallelism))
+	if en := o.get("event_time"); en != nil {
+		s.EventTime = d.decodeEventTime(en, o.at("event_time"))
+	}
+	s.impl = st.decode(d, o)
+	if s.impl == nil {
+		return nil
+	}
+	return s
+}
+
+func (d *decoder) decodeEventTime(n *node, path string) *EventTime {
+	o := d.object(n, path, "field", "expression", "max_out_of_orderness", "idle_timeout")
+	if o == nil {
+		return nil
+	}
+	et := &EventTime{}
+	et.Field = d.str(o, "field", "")
+	et.Expression = d.str(o, "expression", "")
+	switch {
+	case et.Field != "" && et.Expression != "":
+		d.fail(o.get("expression"), o.at("expression"), "give field or expression, not both")
+	case et.Field != "":
+		if !identRE.MatchString(et.Field) {
+			d.fail(o.get("field"), o.at("field"), "%q is not a field name; use expression: for a CEL expression", et.Field)
+			return nil
+		}
+		e, err := compile("record."+et.Field, scopeRecord, outTime)
+		if err != nil {
+			d.fail(o.get("field"), o.at("field"), "%v", err)
+			return nil
+		}
+		et.expr = e
+	case et.Expression != "":
+		et.expr = d.expression(o.get("expression"), o.at("expression"), scopeRecord, outTime)
+	default:
+		d.fail(n, path, "give field: (a field holding unix milliseconds or an RFC 3339 time) or expression: (CEL)")
+		return nil
+	}
+	et.MaxOutOfOrderness = d.duration(o, "max_out_of_orderness", 0, 0)
+	if err := eventtime.ValidateOutOfOrderness(et.MaxOutOfOrderness); err != nil {
+		d.fail(o.get("max_out_of_orderness"), o.at("max_out_of_orderness"), "%v", err)
+	}
+	et.IdleTimeout = d.duration(o, "idle_timeout", 0, 0)
+	if et.expr == nil {
+		return nil
+	}
+	return et
+}
+
+func (d *decoder) decodeSink(n *node, path string) *Sink {
+	if n.kind != kindMap {
+		d.fail(n, path, "expected a mapping with type: and its options, got %s; types: %s", describe(n), strings.Join(sinkTypeNames(), ", "))
+		return nil
+	}
+	typ := ""
+	if tn := n.get("type"); tn != nil && tn.kind == kindScalar {
+		typ = tn.text
+	}
+	st, ok := sinkTypes[typ]
+	if !ok {
+		tn := n.get("type")
+		if tn == nil || tn.kind == kindNull {
+			d.fail(n, sub(path, "type"), "missing; use one of: %s", strings.Join(sinkTypeNames(), ", "))
+		} else {
+			d.fail(tn, sub(path, "type"), "unknown sink type %s%s; use one of: %s", describe(tn), suggest(typ, sinkTypeNames()), strings.Join(sinkTypeNames(), ", "))
+		}
+		return nil
+	}
+	o := d.object(n, path, append(slices.Clone(sinkCommon), st.keys...)...)
+	if o == nil {
+		return nil
+	}
+	s := &Sink{Type: typ, path: path}
+	s.Name = d.str(o, "name", typ)
+	s.UID = d.str(o, "uid", "")
+	s.Parallelism = int(d.integer(o, "parallelism", 0, 1, state.MaxMaxParallelism))
+	s.impl = st.decode(d, o)
+	if s.impl == nil {
+		return nil
+	}
+	return s
+}
+
+func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
+	var c Checkpoints
+	o := d.object(n, "checkpoints", "interval", "mode", "storage", "retain", "timeout", "min_pause", "max_concurrent",
+		"tolerable_failures", "unaligned", "aligned_timeout")
+	if o == nil {
+		return c
+	}
+	c.Interval = d.duration(o, "interval", 0, 0)
+	if c.Interval > 0 && c.Interval < coordinator.MinInterval {
+		d.fail(o.get("interval"), o.at("interval"), "%v is too short; it must be 0s (no checkpoints) or at least %v", c.Interval, coordinator.MinInterval)
+	}
+	if n != nil && n.kind == kindMap && !o.has("interval") {
+		d.fail(n, "checkpoints.interval", "missing; checkpoints need an interval, e.g. interval: 10s")
+	}
+	mode, _ := d.enum(o, "mode", "exactly-once", "exactly-once", "at-least-once")
+	if mode == "at-least-once" {
+		c.Mode = runtime.AtLeastOnce
+	}
+	c.Unaligned = d.boolean(o, "unaligned", false)
+	if c.Unaligned && c.Mode == runtime.AtLeastOnce {
+		d.fail(o.get("unaligned"), o.at("unaligned"), "unaligned checkpoints are a kind of exactly-once checkpoint, "+
+			"and mode: at-least-once does not align barriers at all; drop unaligned: or use mode: exactly-once")
+	}
+	c.AlignedTimeout = d.duration(o, "aligned_timeout", 0, 0)
+	if o.has("aligned_timeout") && !c.Unaligned {
+		d.fail(o.get("aligned_timeout"), o.at("aligned_timeout"), "goes with unaligned: true (checkpoints start aligned "+
+			"and switch to unaligned after this long); add unaligned: true or drop aligned_timeout:")
+	}
+	c.Storage = d.str(o, "storage", "")
+	c.Retain = int(d.integer(o, "retain", 0, 1, math.MaxInt32))
+	c.Timeout = d.duration(o, "timeout", 0, coordinator.MinInterval)
+	c.MinPause = d.duration(o, "min_pause", 0, 0)
+	c.MaxConcurrent = int(d.integer(o, "max_concurrent", 0, 1, 1000))
+	c.TolerableFailures = int(d.integer(o, "tolerable_failures", 0, -1, math.MaxInt32))
+	return c
+}
+
+var restartStrategies = []string{"none", "fixed-delay", "exponential-backoff", "failure-rate"}
+
+func (d *decoder) decodeRestart(n *node) *Restart {
+	keys := map[string][]string{
+		"none":                {},
+		"fixed-delay":         {"attempts", "delay"},
+		"exponential-backoff": {"initial", "max", "multiplier", "jitter", "reset_after", "max_attempts"},
+		"failure-rate":        {"max_failures", "interval", "delay"},
+	}
+	if n.kind != kindMap {
+		d.fail(n, "restart", "expected a mapping with strategy: (%s) and its options, got %s", strings.Join(restartStrategies, ", "), describe(n))
+		return nil
+	}
+	name := ""
+	if sn := n.get("strategy"); sn != nil && sn.kind == kindScalar {
+		name = sn.text
+	}
+	allowed, ok := keys[name]
+	if !ok {
+		sn := n.get("strategy")
+		if sn == nil {
+			d.fail(n, "restart.strategy", "missing; use one of: %s", strings.Join(restartStrategies, ", "))
+		} else {
+			d.fail(sn, "restart.strategy", "%s is not a restart strategy%s; use one of: %s", describe(sn), suggest(name, restartStrategies), strings.Join(restartStrategies, ", "))
+		}
+		return nil
+	}
+	o := d.object(n, "restart", append([]string{"strategy"}, allowed...)...)
+	if o == nil {
+		return nil
+	}
+	r := &Restart{Strategy: name}
+	before := len(d.errs.list)
+	switch name {
+	case "none":
+		r.s = restart.None()
+	case "fixed-delay":
+		attempts := d.integer(o, "attempts", 3, -1, math.MaxInt32)
+		delay := d.duration(o, "delay", time.Second, 0)
+		if len(d.errs.list) == before {
+			r.s = restart.FixedDelay(int(attempts), delay)
+		}
+	case "failure-rate":
+		maxF := d.integer(o, "max_failures", 3, 0, math.MaxInt32)
+		interval := d.duration(o, "interval", time.Minute, time.Millisecond)
+		delay := d.duration(o, "delay", time.Second, 0)
+		if len(d.errs.list) == before {
+			r.s = restart.FailureRate(int(maxF), interval, delay)
+		}
+	case "exponential-backoff":
+		cfg := restart.BackoffConfig{
+			Initial:     d.duration(o, "initial", 0, 0),
+			Max:         d.duration(o, "max", 0, 0),
+			Multiplier:  d.number(o, "multiplier", 0, 0),
+			Jitter:      d.number(o, "jitter", 0, 0),
+			ResetAfter:  d.duration(o, "reset_after", 0, 0),
+			MaxAttempts: int(d.integer(o, "max_attempts", 0, 0, math.MaxInt32)),
+		}
+		if o.has("jitter") && cfg.Jitter == 0 {
+			cfg.Jitter = -1 // jitter: 0 means none
+		}
+		if err := cfg.Validate(); err != nil {
+			d.fail(n, "restart", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+		} else if len(d.errs.list) == before {
+			r.s = restart.ExponentialBackoff(cfg)
+		}
+	}
+	return r
+}

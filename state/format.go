@@ -1,0 +1,299 @@
+package state
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+)
+
+// The snapshot file format, version 1. Integers marked uvarint are
+// unsigned LEB128 varints; fixed-width integers are big-endian.
+//
+//	magic        "SLKS"
+//	version      uint16 (1)
+//	maxPar       uvarint   number of key groups of the job
+//	start, end   uvarint   the key-group range the file covers, [start, end)
+//	nstates      uvarint
+//	nstates times:
+//	  kind       byte      1 value, 2 list, 3 map, 4 timers
+//	  name       uvarint length, then bytes
+//	per key group with state, ascending:
+//	  keyGroup   uint32
+//	  length     uint64    bytes of the block that follow
+//	  sections, by ascending state index, for states with entries:
+//	    state    uvarint   index into the states above
+//	    length   uvarint
+//	    entries  (the state's section: see freeze in value.go, list.go,
+//	             mapstate.go, timers.go)
+//	end          uint32 0xFFFFFFFF
+//	checksum     uint32    CRC-32C (Castagnoli) of every byte before it
+//
+// Keys are encoded with the backend's key codec and values with the
+// state's codecs. A reader skips the blocks of key groups it does not own
+// by their length, without decoding them.
+const (
+	fileMagic      = "SLKS"
+	fileVersion    = 1
+	blockHeaderLen = 4 + 8
+	endOfBlocks    = 0xFFFFFFFF
+	maxNameLen     = 1 << 16
+	maxStates      = 1 << 16
+)
+
+type stateDesc struct {
+	name string
+	kind stateKind
+}
+
+type fileHeader struct {
+	maxPar int
+	rng    KeyGroupRange
+	states []stateDesc
+}
+
+func appendHeader(dst []byte, h fileHeader) []byte {
+	dst = append(dst, fileMagic...)
+	dst = binary.BigEndian.AppendUint16(dst, fileVersion)
+	dst = binary.AppendUvarint(dst, uint64(h.maxPar))
+	dst = binary.AppendUvarint(dst, uint64(h.rng.Start))
+	dst = binary.AppendUvarint(dst, uint64(h.rng.End))
+	dst = binary.AppendUvarint(dst, uint64(len(h.states)))
+	for _, s := range h.states {
+		dst = append(dst, byte(s.kind))
+		dst = binary.AppendUvarint(dst, uint64(len(s.name)))
+		dst = append(dst, s.name...)
+	}
+	return dst
+}
+
+// crcReader checksums what it reads.
+type crcReader struct {
+	r   *bufio.Reader
+	crc uint32
+	one [1]byte
+}
+
+func newCRCReader(r io.Reader) *crcReader {
+	return &crcReader{r: bufio.NewReaderSize(r, 256<<10)}
+}
+
+func (c *crcReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	return n, err
+}
+
+func (c *crcReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.one[0] = b
+		c.crc = crc32.Update(c.crc, castagnoli, c.one[:])
+	}
+	return b, err
+}
+
+// corrupt wraps a read error: running out of input means truncation.
+func corrupt(what string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return fmt.Errorf("%w: %s: truncated", ErrCorrupt, what)
+	}
+	if errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func (c *crcReader) uvarint(what string, limit uint64) (uint64, error) {
+	x, err := binary.ReadUvarint(c)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, corrupt(what, err)
+		}
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	if x > limit {
+		return 0, fmt.Errorf("%w: %s %d exceeds %d", ErrCorrupt, what, x, limit)
+	}
+	return x, nil
+}
+
+func (c *crcReader) full(p []byte, what string) error {
+	if _, err := io.ReadFull(c, p); err != nil {
+		return corrupt(what, err)
+	}
+	return nil
+}
+
+func readHeader(c *crcReader) (fileHeader, error) {
+	var h fileHeader
+	var fixed [6]byte
+	if err := c.full(fixed[:], "header"); err != nil {
+		return h, err
+	}
+	if string(fixed[:4]) != fileMagic {
+		return h, fmt.Errorf("%w: not a keyed state snapshot (magic %q)", ErrCorrupt, fixed[:4])
+	}
+	if v := binary.BigEndian.Uint16(fixed[4:]); v != fileVersion {
+		return h, fmt.Errorf("%w: snapshot format version %d, this build reads %d", ErrIncompatible, v, fileVersion)
+	}
+	maxPar, err := c.uvarint("max parallelism", MaxMaxParallelism)
+	if err != nil {
+		return h, err
+	}
+	start, err := c.uvarint("range start", maxPar)
+	if err != nil {
+		return h, err
+	}
+	end, err := c.uvarint("range end", maxPar)
+	if err != nil {
+		return h, err
+	}
+	if maxPar == 0 || start >= end {
+		return h, fmt.Errorf("%w: key-group range [%d, %d) of max parallelism %d", ErrCorrupt, start, end, maxPar)
+	}
+	h.maxPar, h.rng = int(maxPar), KeyGroupRange{int(start), int(end)}
+	n, err := c.uvarint("state count", maxStates)
+	if err != nil {
+		return h, err
+	}
+	for i := range n {
+		k, err := c.ReadByte()
+		if err != nil {
+			return h, corrupt("state descriptor", err)
+		}
+		if k < byte(kindValue) || k > byte(kindTimers) {
+			return h, fmt.Errorf("%w: state %d has unknown kind %d", ErrCorrupt, i, k)
+		}
+		l, err := c.uvarint("state name length", maxNameLen)
+		if err != nil {
+			return h, err
+		}
+		name := make([]byte, l)
+		if err := c.full(name, "state name"); err != nil {
+			return h, err
+		}
+		if slices.ContainsFunc(h.states, func(d stateDesc) bool { return d.name == string(name) }) {
+			return h, fmt.Errorf("%w: state %q listed twice", ErrCorrupt, name)
+		}
+		h.states = append(h.states, stateDesc{name: string(name), kind: stateKind(k)})
+	}
+	return h, nil
+}
+
+// readBlock reads n bytes, growing the buffer as data arrives so that a
+// corrupt length cannot make it allocate more than the input holds.
+func (c *crcReader) readBlock(n uint64, what string) ([]byte, error) {
+	const chunk = 16 << 20
+	if n <= chunk {
+		b := make([]byte, n)
+		return b, c.full(b, what)
+	}
+	var b []byte
+	for uint64(len(b)) < n {
+		m := int(min(n-uint64(len(b)), chunk))
+		b = slices.Grow(b, m)
+		if err := c.full(b[len(b):len(b)+m], what); err != nil {
+			return nil, err
+		}
+		b = b[:len(b)+m]
+	}
+	return b, nil
+}
+
+func (c *crcReader) skip(n uint64, what string) error {
+	if _, err := io.CopyN(io.Discard, c, int64(n)); err != nil {
+		return corrupt(what, err)
+	}
+	return nil
+}
+
+// sectionDecoder reads the entries of one state section; the first error
+// sticks and later reads return zero values.
+type sectionDecoder[K comparable] struct {
+	b    *KeyedBackend[K]
+	idx  int
+	data []byte
+	err  error
+}
+
+func (d *sectionDecoder[K]) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+}
+
+// count reads a count of items, each at least a byte long.
+func (d *sectionDecoder[K]) count() int {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Uvarint(d.data)
+	if n <= 0 {
+		d.fail("bad count")
+		return 0
+	}
+	d.data = d.data[n:]
+	if x > uint64(len(d.data)) {
+		d.fail("count %d exceeds the %d bytes left", x, len(d.data))
+		return 0
+	}
+	return int(x)
+}
+
+func (d *sectionDecoder[K]) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	x, n := binary.Varint(d.data)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.data = d.data[n:]
+	return x
+}
+
+// key decodes a key and returns it with its hash, checking that it belongs
+// to the section's key group.
+func (d *sectionDecoder[K]) key() (K, uint64) {
+	k := decodeField(d, d.b.keyCodec, "key")
+	if d.err != nil {
+		return k, 0
+	}
+	h := d.b.hash(k)
+	if kg, want := d.b.keyGroup(h), d.idx+d.b.rng.Start; kg != want {
+		d.fail("key of key group %d found in key group %d", kg, want)
+	}
+	return k, h
+}
+
+func decodeField[K comparable, T any](d *sectionDecoder[K], c Codec[T], what string) T {
+	var v T
+	if d.err != nil {
+		return v
+	}
+	v, n, err := c.Decode(d.data)
+	switch {
+	case err != nil:
+		d.err = fmt.Errorf("%s: %w", what, err)
+		if !errors.Is(err, ErrCorrupt) {
+			d.err = fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+		}
+	case n < 0 || n > len(d.data):
+		d.fail("%s codec used %d of %d bytes", what, n, len(d.data))
+	default:
+		d.data = d.data[n:]
+	}
+	return v
+}
+
+func (d *sectionDecoder[K]) finish() error {
+	if d.err == nil && len(d.data) != 0 {
+		d.fail("%d bytes after the last entry", len(d.data))
+	}
+	return d.err
+}

@@ -1,0 +1,184 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+)
+
+// sectionWriter appends the encoded entries one state holds in key group
+// index idx of a frozen version, and returns dst unchanged if there are
+// none. It runs on the goroutine that writes the snapshot.
+type sectionWriter func(dst []byte, idx int) []byte
+
+// Snapshot is the keyed state of a backend as of one call to
+// KeyedBackend.Snapshot. The backend goes on changing; the snapshot keeps
+// seeing the frozen version. Write it with WriteTo, from any goroutine, and
+// Release it when done.
+type Snapshot struct {
+	mu       sync.Mutex // held while writing; Release waits for it
+	released atomic.Bool
+	written  bool // guarded by mu: WriteTo was called
+	live     *liveEpochs
+	epoch    uint64
+	cleanup  runtime.Cleanup
+
+	maxPar int
+	rng    KeyGroupRange
+	states []frozenState // sorted by name; nil once released
+}
+
+type frozenState struct {
+	name  string
+	kind  stateKind
+	write sectionWriter
+}
+
+// Snapshot captures the backend's keyed state and timers for a checkpoint.
+// It is the synchronous part of a checkpoint and takes time proportional to
+// the number of registered states, not to their size: it pins the current
+// version of every state; later changes copy the parts they touch (see the
+// package documentation). State restored but not yet registered is
+// included as it was restored.
+//
+// Several snapshots may be alive at once. Every snapshot must be released:
+// until then (or until WriteTo has written a key group) the backend copies
+// the pages it changes.
+func (b *KeyedBackend[K]) Snapshot() *Snapshot {
+	e := b.v.freeze()
+	b.seq++ // cached slots may no longer be writable in place
+	s := &Snapshot{live: b.v.live, epoch: e, maxPar: b.maxPar, rng: b.rng}
+	for _, name := range b.stateNames() {
+		if r, ok := b.states[name]; ok {
+			s.states = append(s.states, frozenState{name, r.kind(), r.freeze()})
+			continue
+		}
+		p := b.pending[name]
+		secs := p.sections // never written in place: Restore replaces it
+		s.states = append(s.states, frozenState{name, p.kind, func(dst []byte, idx int) []byte {
+			return append(dst, secs[idx]...)
+		}})
+	}
+	// A snapshot dropped without Release must not pin its epoch forever.
+	s.cleanup = runtime.AddCleanup(s, func(l *liveEpochs) { l.remove(e) }, b.v.live)
+	return s
+}
+
+// Release ends the snapshot: the backend stops preserving the version it
+// pinned. The runtime calls it once the snapshot is written or abandoned.
+// It may be called from any goroutine, more than once, and while WriteTo
+// runs: WriteTo then stops at the next key group and returns
+// ErrSnapshotReleased, and Release waits for it (so a writer blocked in
+// its Write blocks Release too: unblock it first, by closing the file).
+func (s *Snapshot) Release() {
+	if s.released.Swap(true) {
+		return
+	}
+	s.mu.Lock()
+	s.states = nil
+	s.mu.Unlock()
+	s.cleanup.Stop()
+	s.live.remove(s.epoch)
+}
+
+// WriteTo writes the snapshot to w in the format described in format.go and
+// returns the number of bytes written. It runs concurrently with the
+// backend's processing. It can be called once: it releases each key group
+// as soon as it is encoded, so that processing stops copying the pages of
+// that key group. It fails with ErrSnapshotReleased when called again or
+// after Release, with the error of w, or with the error of a codec that
+// cannot encode a value; the snapshot must then be released and the
+// checkpoint abandoned.
+func (s *Snapshot) WriteTo(w io.Writer) (n int64, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.released.Load() || s.written {
+		return 0, ErrSnapshotReleased
+	}
+	s.written = true
+	cw := &crcWriter{w: w}
+	defer func() {
+		n = cw.n
+		if r := recover(); r != nil {
+			ee, ok := r.(encodeError)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("write snapshot: %w", ee)
+		}
+	}()
+
+	hdr := appendHeader(nil, fileHeader{maxPar: s.maxPar, rng: s.rng, states: s.descriptors()})
+	if err := cw.write(hdr); err != nil {
+		return 0, err
+	}
+	var block, sec []byte
+	for idx := range s.rng.Len() {
+		if s.released.Load() {
+			return 0, ErrSnapshotReleased
+		}
+		block = append(block[:0], make([]byte, blockHeaderLen)...)
+		for i, st := range s.states {
+			sec = st.write(sec[:0], idx)
+			if len(sec) == 0 {
+				continue
+			}
+			block = binary.AppendUvarint(block, uint64(i))
+			block = binary.AppendUvarint(block, uint64(len(sec)))
+			block = append(block, sec...)
+		}
+		// The key group is encoded: processing may now change it in place.
+		s.live.releaseGroup(s.epoch, idx)
+		if len(block) == blockHeaderLen {
+			continue
+		}
+		binary.BigEndian.PutUint32(block, uint32(s.rng.Start+idx))
+		binary.BigEndian.PutUint64(block[4:], uint64(len(block)-blockHeaderLen))
+		if err := cw.write(block); err != nil {
+			return 0, err
+		}
+	}
+	if err := cw.write(binary.BigEndian.AppendUint32(nil, endOfBlocks)); err != nil {
+		return 0, err
+	}
+	if err := cw.write(binary.BigEndian.AppendUint32(nil, cw.crc)); err != nil {
+		return 0, err
+	}
+	return 0, nil
+}
+
+func (s *Snapshot) descriptors() []stateDesc {
+	d := make([]stateDesc, len(s.states))
+	for i, st := range s.states {
+		d[i] = stateDesc{name: st.name, kind: st.kind}
+	}
+	return d
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcWriter counts and checksums what it writes.
+type crcWriter struct {
+	w   io.Writer
+	n   int64
+	crc uint32
+}
+
+func (c *crcWriter) write(p []byte) error {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.crc = crc32.Update(c.crc, castagnoli, p[:n])
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("write snapshot: %w", err)
+	}
+	return nil
+}
+
+var _ io.WriterTo = (*Snapshot)(nil)
