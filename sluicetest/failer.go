@@ -32,6 +32,7 @@ type Failer struct {
 
 	seen  atomic.Int64
 	fails atomic.Int64
+	next  atomic.Bool // FailNext was called
 	mu    sync.Mutex
 	at    map[int64]bool // failure points not reached yet
 }
@@ -75,11 +76,19 @@ func (f *Failer) Check() error {
 	hit := f.at[n]
 	delete(f.at, n)
 	f.mu.Unlock()
+	hit = f.next.CompareAndSwap(true, false) || hit
 	if hit {
 		f.fails.Add(1)
 		return ErrInjected
 	}
 	return nil
+}
+
+// FailNext makes the next record checked (by any subtask) a failure point,
+// for tests that fail a job right after something happened, such as a
+// checkpoint that completed with the property under test.
+func (f *Failer) FailNext() {
+	f.next.Store(true)
 }
 
 // Seen is the number of records checked so far, over all attempts.

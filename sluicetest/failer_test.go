@@ -45,3 +45,17 @@ func TestRandomFailer(t *testing.T) {
 		}
 	}
 }
+
+func TestFailNext(t *testing.T) {
+	f := sluicetest.NewFailer().Pause(0, 0)
+	if err := f.Check(); err != nil {
+		t.Fatal(err)
+	}
+	f.FailNext()
+	if err := f.Check(); !errors.Is(err, sluicetest.ErrInjected) {
+		t.Fatalf("after FailNext: %v, want ErrInjected", err)
+	}
+	if err := f.Check(); err != nil || f.Failures() != 1 {
+		t.Fatalf("FailNext failed more than once: %v, %d failures", err, f.Failures())
+	}
+}

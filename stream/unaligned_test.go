@@ -96,6 +96,16 @@ func (s *inflightStats) hooks() runtime.Hooks {
 	}
 }
 
+func (s *inflightStats) storedTotal(id int64) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, r := range s.stored[id] {
+		n += r
+	}
+	return n
+}
+
 func (s *inflightStats) storedFor(id int64, p runtime.Partitioning) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -137,10 +147,20 @@ func TestUnalignedRecovery(t *testing.T) {
 						}
 					}
 				}()
+				// Besides the random failure points, fail once right after
+				// the first checkpoint that stored in-flight records
+				// completes, so that a restore usually replays some.
+				hooks := st.hooks()
+				var forced atomic.Bool
+				hooks.CheckpointCompleted = func(id int64, _ runtime.CheckpointKind) {
+					if st.storedTotal(id) > 0 && !forced.Swap(true) {
+						f.FailNext()
+					}
+				}
 				env := stream.New("unaligned", stream.WithParallelism(2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
 					stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Unaligned: true, AlignedTimeout: tc.timeout}),
 					stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)),
-					stream.WithBatchSize(64), stream.WithHooks(st.hooks()))
+					stream.WithBatchSize(64), stream.WithHooks(hooks))
 				twoSpeedJob(env, nFast, nSlow, keys, f, sink)
 				sluicetest.Run(t, env)
 				close(events)
