@@ -39,6 +39,9 @@ type KeyedBackend[K comparable] struct {
 
 	states  map[string]registered
 	pending map[string]*pendingState // restored, not yet registered
+
+	incID  uint64   // id of the last IncrementalSnapshot, the next one's base; 0: none
+	kgSnap []uint64 // by key group index: id of the snapshot file last restored into it
 }
 
 // registered is a state or timer service registered with the backend.
@@ -47,11 +50,14 @@ type registered interface {
 	kind() stateKind
 	// describe names the kind and types, for mismatch errors.
 	describe() string
-	// freeze captures the state for a snapshot, in O(1).
-	freeze() sectionWriter
-	// restore decodes a section of key group index idx written by a
+	// freeze captures the state for a snapshot, in O(1): a full one for
+	// base 0, else the changes since epoch base (nil if there are none).
+	freeze(base uint64) sectionWriter
+	// restore decodes a full section of key group index idx written by a
 	// sectionWriter of the same kind into the (empty) key group.
 	restore(idx int, data []byte) error
+	// restoreDelta applies an incremental section to key group index idx.
+	restoreDelta(idx int, data []byte) error
 	// empty reports whether key group index idx holds no entries.
 	empty(idx int) bool
 }
@@ -112,6 +118,7 @@ func NewKeyedBackend[K comparable](opts Options[K]) *KeyedBackend[K] {
 		seq:      1, // handles start with seq 0: never current
 		states:   make(map[string]registered),
 		pending:  make(map[string]*pendingState),
+		kgSnap:   make([]uint64, rng.Len()),
 	}
 }
 
@@ -183,11 +190,8 @@ func register[K comparable, S registered](b *KeyedBackend[K], name string, kind 
 		if p.kind != kind {
 			return zero, fmt.Errorf("%w: restored state %q is a %v, registered as a %s", ErrStateMismatch, name, p.kind, s.describe())
 		}
-		for idx, data := range p.sections {
-			if data == nil {
-				continue
-			}
-			if err := s.restore(idx, data); err != nil {
+		for idx, secs := range p.sections {
+			if err := applySections(s, idx, secs); err != nil {
 				return zero, fmt.Errorf("restore state %q key group %d: %w", name, idx+b.rng.Start, err)
 			}
 		}

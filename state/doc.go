@@ -88,6 +88,22 @@
 // garbage collected. A snapshot that is kept but never released costs one
 // copy of each page written after it, and the memory of the old pages.
 //
+// # Incremental snapshots
+//
+// IncrementalSnapshot writes only what changed since the backend's
+// previous incremental snapshot: the first write to a node after a
+// snapshot always stamps it (or copies it) with the current epoch, so a
+// node's epoch tells whether it changed since a given snapshot, and each
+// page records which of its slots were written and whether an entry was
+// deleted. A delta holds, per key group, the changed entries and the hash
+// ranges of pages to replace whole (delta.go). Finding the changes walks
+// the directories of the changed key groups, never the entries; a delta's
+// size follows the keys changed. Restore takes the chain's files in order,
+// from its full snapshot; a file is refused unless it builds on the one
+// restored before it (each version 2 file names its id and its base's).
+// Which files form the chain, and keeping them stored, is the caller's
+// part (the runtime lists them in the checkpoint's metadata).
+//
 // # Restore and rescaling
 //
 // A snapshot file (format in format.go) holds, for each key group of the

@@ -103,7 +103,10 @@ func (l *liveEpochs) highest(idx int) uint64 {
 
 // versions is the processing goroutine's view of the epochs.
 type versions struct {
-	cur    uint64 // epoch stamped on nodes made or copied now
+	cur uint64 // epoch stamped on nodes made or copied now
+	// snapEpoch is the epoch of the last incremental snapshot: pages
+	// stamped after it record their changes since (see delta.go).
+	snapEpoch uint64
 	live   *liveEpochs
 	copied copyStats
 }

@@ -10,11 +10,14 @@ import (
 	"slices"
 )
 
-// The snapshot file format, version 1. Integers marked uvarint are
+// The snapshot file format, versions 1 and 2. Integers marked uvarint are
 // unsigned LEB128 varints; fixed-width integers are big-endian.
 //
 //	magic        "SLKS"
-//	version      uint16 (1)
+//	version      uint16 (1 or 2)
+//	version 2 only:
+//	  id         uint64    this snapshot's id, not 0
+//	  base       uint64    id of the snapshot this one is a delta of; 0: full
 //	maxPar       uvarint   number of key groups of the job
 //	start, end   uvarint   the key-group range the file covers, [start, end)
 //	nstates      uvarint
@@ -27,6 +30,8 @@ import (
 //	  sections, by ascending state index, for states with entries:
 //	    state    uvarint   index into the states above
 //	    length   uvarint
+//	    version 2 only:
+//	      form   byte      0 full, 1 delta (see delta.go)
 //	    entries  (the state's section: see freeze in value.go, list.go,
 //	             mapstate.go, timers.go)
 //	end          uint32 0xFFFFFFFF
@@ -35,13 +40,21 @@ import (
 // Keys are encoded with the backend's key codec and values with the
 // state's codecs. A reader skips the blocks of key groups it does not own
 // by their length, without decoding them.
+//
+// Version 2 is written by incremental snapshots, and by full snapshots
+// that carry restored, unregistered state whose sections form a chain. In
+// version 2 a state may have several sections in one block, applied in
+// order (a full section, then deltas); in a delta file (base not 0) a
+// state or key group without sections is unchanged since the base, and
+// every section is a delta.
 const (
-	fileMagic      = "SLKS"
-	fileVersion    = 1
-	blockHeaderLen = 4 + 8
-	endOfBlocks    = 0xFFFFFFFF
-	maxNameLen     = 1 << 16
-	maxStates      = 1 << 16
+	fileMagic              = "SLKS"
+	fileVersion            = 1
+	fileVersionIncremental = 2
+	blockHeaderLen         = 4 + 8
+	endOfBlocks            = 0xFFFFFFFF
+	maxNameLen             = 1 << 16
+	maxStates              = 1 << 16
 )
 
 type stateDesc struct {
@@ -50,14 +63,20 @@ type stateDesc struct {
 }
 
 type fileHeader struct {
-	maxPar int
+	version  uint16
+	id, base uint64 // version 2
+	maxPar   int
 	rng    KeyGroupRange
 	states []stateDesc
 }
 
 func appendHeader(dst []byte, h fileHeader) []byte {
 	dst = append(dst, fileMagic...)
-	dst = binary.BigEndian.AppendUint16(dst, fileVersion)
+	dst = binary.BigEndian.AppendUint16(dst, h.version)
+	if h.version >= fileVersionIncremental {
+		dst = binary.BigEndian.AppendUint64(dst, h.id)
+		dst = binary.BigEndian.AppendUint64(dst, h.base)
+	}
 	dst = binary.AppendUvarint(dst, uint64(h.maxPar))
 	dst = binary.AppendUvarint(dst, uint64(h.rng.Start))
 	dst = binary.AppendUvarint(dst, uint64(h.rng.End))
@@ -137,8 +156,20 @@ func readHeader(c *crcReader) (fileHeader, error) {
 	if string(fixed[:4]) != fileMagic {
 		return h, fmt.Errorf("%w: not a keyed state snapshot (magic %q)", ErrCorrupt, fixed[:4])
 	}
-	if v := binary.BigEndian.Uint16(fixed[4:]); v != fileVersion {
-		return h, fmt.Errorf("%w: snapshot format version %d, this build reads %d", ErrIncompatible, v, fileVersion)
+	h.version = binary.BigEndian.Uint16(fixed[4:])
+	switch h.version {
+	case fileVersion:
+	case fileVersionIncremental:
+		var ids [16]byte
+		if err := c.full(ids[:], "header"); err != nil {
+			return h, err
+		}
+		h.id, h.base = binary.BigEndian.Uint64(ids[:8]), binary.BigEndian.Uint64(ids[8:])
+		if h.id == 0 || h.base == h.id {
+			return h, fmt.Errorf("%w: snapshot id %016x, base %016x", ErrCorrupt, h.id, h.base)
+		}
+	default:
+		return h, fmt.Errorf("%w: snapshot format version %d, this build reads %d and %d", ErrIncompatible, h.version, fileVersion, fileVersionIncremental)
 	}
 	maxPar, err := c.uvarint("max parallelism", MaxMaxParallelism)
 	if err != nil {

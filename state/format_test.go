@@ -104,13 +104,30 @@ func FuzzRestore(f *testing.F) {
 	s := small.b.Snapshot()
 	f.Add(writeSnapshot(f, s))
 	s.Release()
+	// An incremental chain: deltas are restored on top of its base.
+	s = small.b.IncrementalSnapshot()
+	base := writeSnapshot(f, s)
+	s.Release()
+	f.Add(base)
+	mustKey(f, small.b, "k")
+	small.val.Clear()
+	small.lst.Add("f")
+	small.tm.RegisterProcessingTime("p", 9)
+	mustKey(f, small.b, "j")
+	small.mp.Put("v", 2)
+	s = small.b.IncrementalSnapshot()
+	f.Add(writeSnapshot(f, s))
+	s.Release()
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fuzzRestoreOnce(t, data)
-		fuzzRestoreOnce(t, fixChecksum(data))
+		fuzzRestoreOnce(t, nil, data)
+		fuzzRestoreOnce(t, nil, fixChecksum(data))
+		fuzzRestoreOnce(t, base, fixChecksum(data))
 	})
 }
 
-func fuzzRestoreOnce(t *testing.T, data []byte) {
+// fuzzRestoreOnce restores base (if not nil) and data, which must be
+// accepted or refused with a known error.
+func fuzzRestoreOnce(t *testing.T, base, data []byte) {
 	known := func(err error) bool {
 		for _, e := range []error{ErrCorrupt, ErrIncompatible, ErrStateMismatch, ErrDuplicateKeyGroup} {
 			if errors.Is(err, e) {
@@ -121,6 +138,11 @@ func fuzzRestoreOnce(t *testing.T, data []byte) {
 	}
 	for _, maxPar := range []int{4, 128} {
 		b := NewKeyedBackend(Options[string]{MaxParallelism: maxPar, Range: KeyGroupRange{maxPar / 4, maxPar}})
+		if base != nil {
+			if err := b.Restore(bytes.NewReader(base)); err != nil {
+				continue // another max parallelism
+			}
+		}
 		if err := b.Restore(bytes.NewReader(data)); err != nil {
 			if !known(err) {
 				t.Fatalf("Restore: unexpected error %v", err)

@@ -45,37 +45,39 @@ type listState[K comparable, V any] struct {
 	codec Codec[V]
 	m     cowMap[K, []V]
 
-	seq      uint64
-	slot     *slot[K, []V]
-	writable bool
+	seq uint64
+	cur cursor[K, []V]
 }
 
 func (s *listState[K, V]) lookup() {
 	b := s.b
 	if s.seq != b.seq {
 		b.checkKey()
-		s.slot, s.writable = s.m.get(b.idx, b.key, b.keyHash)
+		s.cur = s.m.get(b.idx, b.key, b.keyHash)
 		s.seq = b.seq
 	}
 }
 
+// mutable returns the current key's slot, writable, with the write
+// recorded.
 func (s *listState[K, V]) mutable() *slot[K, []V] {
 	b := s.b
-	if s.seq == b.seq && s.writable {
-		return s.slot
+	if s.seq == b.seq && s.cur.writable() {
+		s.cur.touch()
+		return s.cur.slot
 	}
 	b.checkKey()
-	sl, _ := s.m.upsert(b.idx, b.key, b.keyHash)
-	s.seq, s.slot, s.writable = b.seq, sl, true
-	return sl
+	c, _ := s.m.upsert(b.idx, b.key, b.keyHash)
+	s.seq, s.cur = b.seq, c
+	return c.slot
 }
 
 func (s *listState[K, V]) Get() []V {
 	s.lookup()
-	if s.slot == nil {
+	if s.cur.slot == nil {
 		return nil
 	}
-	l := s.slot.v
+	l := s.cur.slot.v
 	return l[:len(l):len(l)] // an append by the caller must not write our array
 }
 
@@ -105,7 +107,7 @@ func (s *listState[K, V]) Clear() {
 	b := s.b
 	b.checkKey()
 	s.m.remove(b.idx, b.key, b.keyHash)
-	s.seq, s.slot, s.writable = b.seq, nil, false
+	s.seq, s.cur = b.seq, cursor[K, []V]{}
 }
 
 func (s *listState[K, V]) name() string         { return s.nm }
@@ -115,8 +117,8 @@ func (s *listState[K, V]) empty(idx int) bool   { return s.m.len(idx) == 0 }
 func (s *listState[K, V]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, length, values).
-func (s *listState[K, V]) freeze() sectionWriter {
-	return freezeEntries(s.nm, s.m.root, s.b.rng, s.b.keyCodec, listAppender[V]{s.codec})
+func (s *listState[K, V]) freeze(base uint64) sectionWriter {
+	return freezeState(s.nm, s.m.root, base, s.b.rng, s.b.keyCodec, listAppender[V]{s.codec})
 }
 
 type listAppender[V any] struct{ c Codec[V] }
@@ -130,15 +132,21 @@ func (a listAppender[V]) Append(dst []byte, vs []V) []byte {
 }
 
 func (s *listState[K, V]) restore(idx int, data []byte) error {
-	return restoreEntries(s.b, &s.m, idx, data, func(d *sectionDecoder[K]) []V {
-		l := d.count()
-		if d.err == nil && l == 0 {
-			d.fail("empty list")
-		}
-		vs := make([]V, 0, l)
-		for j := 0; j < l && d.err == nil; j++ {
-			vs = append(vs, decodeField(d, s.codec, "list element"))
-		}
-		return vs
-	})
+	return restoreEntries(s.b, &s.m, idx, data, s.decode)
+}
+
+func (s *listState[K, V]) restoreDelta(idx int, data []byte) error {
+	return restoreDeltaEntries(s.b, &s.m, idx, data, s.decode)
+}
+
+func (s *listState[K, V]) decode(d *sectionDecoder[K]) []V {
+	l := d.count()
+	if d.err == nil && l == 0 {
+		d.fail("empty list")
+	}
+	vs := make([]V, 0, l)
+	for j := 0; j < l && d.err == nil; j++ {
+		vs = append(vs, decodeField(d, s.codec, "list element"))
+	}
+	return vs
 }

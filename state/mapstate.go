@@ -57,33 +57,34 @@ type mapState[K comparable, UK comparable, UV any] struct {
 	vc Codec[UV]
 	m  cowMap[K, userMap[UK, UV]]
 
-	seq      uint64
-	slot     *slot[K, userMap[UK, UV]]
-	writable bool
+	seq uint64
+	cur cursor[K, userMap[UK, UV]]
 }
 
 func (s *mapState[K, UK, UV]) current() map[UK]UV {
 	b := s.b
 	if s.seq != b.seq {
 		b.checkKey()
-		s.slot, s.writable = s.m.get(b.idx, b.key, b.keyHash)
+		s.cur = s.m.get(b.idx, b.key, b.keyHash)
 		s.seq = b.seq
 	}
-	if s.slot == nil {
+	if s.cur.slot == nil {
 		return nil
 	}
-	return s.slot.v.m
+	return s.cur.slot.v.m
 }
 
 // mutable returns the current key's map, writable, creating it if needed.
 func (s *mapState[K, UK, UV]) mutable() map[UK]UV {
 	b := s.b
-	if s.seq != b.seq || !s.writable {
+	if s.seq != b.seq || !s.cur.writable() {
 		b.checkKey()
-		sl, _ := s.m.upsert(b.idx, b.key, b.keyHash)
-		s.seq, s.slot, s.writable = b.seq, sl, true
+		s.cur, _ = s.m.upsert(b.idx, b.key, b.keyHash)
+		s.seq = b.seq
+	} else {
+		s.cur.touch()
 	}
-	um := &s.slot.v
+	um := &s.cur.slot.v
 	switch {
 	case um.m == nil:
 		*um = userMap[UK, UV]{epoch: s.m.v.cur, m: make(map[UK]UV)}
@@ -127,7 +128,7 @@ func (s *mapState[K, UK, UV]) Clear() {
 	b := s.b
 	b.checkKey()
 	s.m.remove(b.idx, b.key, b.keyHash)
-	s.seq, s.slot, s.writable = b.seq, nil, false
+	s.seq, s.cur = b.seq, cursor[K, userMap[UK, UV]]{}
 }
 
 func (s *mapState[K, UK, UV]) name() string    { return s.nm }
@@ -140,8 +141,8 @@ func (s *mapState[K, UK, UV]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, length, length times (user key,
 // user value)).
-func (s *mapState[K, UK, UV]) freeze() sectionWriter {
-	return freezeEntries(s.nm, s.m.root, s.b.rng, s.b.keyCodec, mapAppender[UK, UV]{s.kc, s.vc})
+func (s *mapState[K, UK, UV]) freeze(base uint64) sectionWriter {
+	return freezeState(s.nm, s.m.root, base, s.b.rng, s.b.keyCodec, mapAppender[UK, UV]{s.kc, s.vc})
 }
 
 type mapAppender[UK comparable, UV any] struct {
@@ -159,20 +160,26 @@ func (a mapAppender[UK, UV]) Append(dst []byte, um userMap[UK, UV]) []byte {
 }
 
 func (s *mapState[K, UK, UV]) restore(idx int, data []byte) error {
-	return restoreEntries(s.b, &s.m, idx, data, func(d *sectionDecoder[K]) userMap[UK, UV] {
-		l := d.count()
-		if d.err == nil && l == 0 {
-			d.fail("empty map")
+	return restoreEntries(s.b, &s.m, idx, data, s.decode)
+}
+
+func (s *mapState[K, UK, UV]) restoreDelta(idx int, data []byte) error {
+	return restoreDeltaEntries(s.b, &s.m, idx, data, s.decode)
+}
+
+func (s *mapState[K, UK, UV]) decode(d *sectionDecoder[K]) userMap[UK, UV] {
+	l := d.count()
+	if d.err == nil && l == 0 {
+		d.fail("empty map")
+	}
+	m := make(map[UK]UV, l)
+	for j := 0; j < l && d.err == nil; j++ {
+		uk := decodeField(d, s.kc, "map key")
+		uv := decodeField(d, s.vc, "map value")
+		if _, dup := m[uk]; dup && d.err == nil {
+			d.fail("duplicate map key")
 		}
-		m := make(map[UK]UV, l)
-		for j := 0; j < l && d.err == nil; j++ {
-			uk := decodeField(d, s.kc, "map key")
-			uv := decodeField(d, s.vc, "map value")
-			if _, dup := m[uk]; dup && d.err == nil {
-				d.fail("duplicate map key")
-			}
-			m[uk] = uv
-		}
-		return userMap[UK, UV]{epoch: s.m.v.cur, m: m}
-	})
+		m[uk] = uv
+	}
+	return userMap[UK, UV]{epoch: s.m.v.cur, m: m}
 }

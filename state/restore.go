@@ -13,13 +13,16 @@ import (
 // an operator never registers is carried from checkpoint to checkpoint.
 type pendingState struct {
 	kind     stateKind
-	sections [][]byte // by key group index; replaced, never written in place
+	sections [][]pendingSection // by key group index, in order; replaced, never written in place
 }
 
 // Restore adds the state of one snapshot file to the backend. The runtime
 // calls it once per file of the old subtasks whose key-group ranges overlap
 // the backend's range, before processing starts; only key groups in the
 // backend's range are kept, the others are skipped without being decoded.
+// The files of an incremental chain (see IncrementalSnapshot) are restored
+// in order, the full one first: a delta is accepted only on top of its
+// base.
 //
 // The whole file is checked (checksum, structure) before anything is
 // added, so a failed Restore leaves the backend as it was. Entries are
@@ -29,8 +32,9 @@ type pendingState struct {
 // partly restored.
 //
 // Errors wrap ErrCorrupt (damaged file; the error names the key group and
-// state), ErrIncompatible (other max parallelism or format version),
-// ErrDuplicateKeyGroup or ErrStateMismatch.
+// state), ErrIncompatible (other max parallelism or format version, or a
+// delta whose base was not restored just before), ErrDuplicateKeyGroup or
+// ErrStateMismatch.
 func (b *KeyedBackend[K]) Restore(r io.Reader) error {
 	c := newCRCReader(r)
 	h, err := readHeader(c)
@@ -40,7 +44,15 @@ func (b *KeyedBackend[K]) Restore(r io.Reader) error {
 	if h.maxPar != b.maxPar {
 		return fmt.Errorf("restore keyed state: %w: snapshot has max parallelism %d, backend %d", ErrIncompatible, h.maxPar, b.maxPar)
 	}
-	staged := make([][][]byte, len(h.states)) // by state, then key group index
+	if h.base != 0 {
+		for kg := max(h.rng.Start, b.rng.Start); kg < min(h.rng.End, b.rng.End); kg++ {
+			if got := b.kgSnap[kg-b.rng.Start]; got != h.base {
+				return fmt.Errorf("restore keyed state: %w: snapshot %016x is a delta of snapshot %016x, but key group %d holds snapshot %016x: restore the files of an incremental chain in order, from its full snapshot",
+					ErrIncompatible, h.id, h.base, kg, got)
+			}
+		}
+	}
+	staged := make([][][]pendingSection, len(h.states)) // by state, then key group index
 	prev := -1
 	for {
 		var bh [blockHeaderLen]byte
@@ -70,7 +82,7 @@ func (b *KeyedBackend[K]) Restore(r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("restore keyed state: key group %d: %w", kg, err)
 		}
-		if err := stageBlock(staged, h.states, kg-b.rng.Start, b.rng.Len(), block); err != nil {
+		if err := stageBlock(staged, h, kg-b.rng.Start, b.rng.Len(), block); err != nil {
 			return fmt.Errorf("restore keyed state: key group %d: %w", kg, err)
 		}
 	}
@@ -82,34 +94,72 @@ func (b *KeyedBackend[K]) Restore(r io.Reader) error {
 	if got := binary.BigEndian.Uint32(trailer[:]); got != sum {
 		return fmt.Errorf("restore keyed state: %w: checksum %08x, computed %08x", ErrCorrupt, got, sum)
 	}
-	return b.commitRestore(h.states, staged)
+	if err := b.commitRestore(h.states, staged, h.base != 0); err != nil {
+		return err
+	}
+	for kg := max(h.rng.Start, b.rng.Start); kg < min(h.rng.End, b.rng.End); kg++ {
+		b.kgSnap[kg-b.rng.Start] = h.id
+	}
+	b.incID = 0 // the next incremental snapshot is full
+	return nil
 }
 
 // stageBlock splits a block into the sections of its states.
-func stageBlock(staged [][][]byte, states []stateDesc, idx, groups int, block []byte) error {
+func stageBlock(staged [][][]pendingSection, h fileHeader, idx, groups int, block []byte) error {
+	v2 := h.version >= fileVersionIncremental
 	last := -1
 	for len(block) > 0 {
 		si, n := binary.Uvarint(block)
-		if n <= 0 || si >= uint64(len(states)) || int(si) <= last {
+		// Version 2 may hold several sections of a state, in order.
+		if n <= 0 || si >= uint64(len(h.states)) || int(si) < last || !v2 && int(si) == last {
 			return fmt.Errorf("%w: bad state index", ErrCorrupt)
 		}
 		block = block[n:]
 		last = int(si)
 		l, n := binary.Uvarint(block)
 		if n <= 0 || l == 0 || l > uint64(len(block)-n) {
-			return fmt.Errorf("%w: state %q: bad section length", ErrCorrupt, states[si].name)
+			return fmt.Errorf("%w: state %q: bad section length", ErrCorrupt, h.states[si].name)
 		}
 		block = block[n:]
-		if staged[si] == nil {
-			staged[si] = make([][]byte, groups)
-		}
-		staged[si][idx] = block[:l:l]
+		sec := pendingSection{data: block[:l:l]}
 		block = block[l:]
+		if v2 {
+			switch f := sectionForm(sec.data[0]); {
+			case f == formDelta:
+				sec.delta = true
+			case f != formFull || h.base != 0:
+				return fmt.Errorf("%w: state %q: %v section in a %s snapshot", ErrCorrupt, h.states[si].name, f, map[bool]string{false: "full", true: "delta"}[h.base != 0])
+			}
+			sec.data = sec.data[1:]
+			if len(sec.data) == 0 {
+				return fmt.Errorf("%w: state %q: empty section", ErrCorrupt, h.states[si].name)
+			}
+		}
+		if staged[si] == nil {
+			staged[si] = make([][]pendingSection, groups)
+		}
+		staged[si][idx] = append(staged[si][idx], sec)
 	}
 	return nil
 }
 
-func (b *KeyedBackend[K]) commitRestore(states []stateDesc, staged [][][]byte) error {
+// applySections applies the sections of key group index idx to r, in order.
+func applySections(r registered, idx int, secs []pendingSection) error {
+	for _, sec := range secs {
+		var err error
+		if sec.delta {
+			err = r.restoreDelta(idx, sec.data)
+		} else {
+			err = r.restore(idx, sec.data)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *KeyedBackend[K]) commitRestore(states []stateDesc, staged [][][]pendingSection, delta bool) error {
 	// Check everything first so that a refused file changes nothing.
 	for si, d := range states {
 		secs := staged[si]
@@ -128,6 +178,9 @@ func (b *KeyedBackend[K]) commitRestore(states []stateDesc, staged [][][]byte) e
 		if kind != d.kind {
 			return fmt.Errorf("restore keyed state: %w: state %q is a %v in the snapshot and a %v here", ErrStateMismatch, d.name, d.kind, kind)
 		}
+		if delta {
+			continue // on top of its base, checked by Restore
+		}
 		for idx, sec := range secs {
 			if sec != nil && taken(idx) {
 				return fmt.Errorf("restore keyed state: %w: state %q key group %d", ErrDuplicateKeyGroup, d.name, idx+b.rng.Start)
@@ -141,10 +194,7 @@ func (b *KeyedBackend[K]) commitRestore(states []stateDesc, staged [][][]byte) e
 		}
 		if r, ok := b.states[d.name]; ok {
 			for idx, sec := range secs {
-				if sec == nil {
-					continue
-				}
-				if err := r.restore(idx, sec); err != nil {
+				if err := applySections(r, idx, sec); err != nil {
 					return fmt.Errorf("restore state %q key group %d: %w", d.name, idx+b.rng.Start, err)
 				}
 			}
@@ -159,7 +209,7 @@ func (b *KeyedBackend[K]) commitRestore(states []stateDesc, staged [][][]byte) e
 		merged := slices.Clone(p.sections) // a live snapshot may hold the old slice
 		for idx, sec := range secs {
 			if sec != nil {
-				merged[idx] = sec
+				merged[idx] = append(slices.Clip(merged[idx]), sec...)
 			}
 		}
 		p.sections = merged

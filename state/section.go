@@ -22,28 +22,43 @@ type valueAppender[V any] interface {
 func freezeEntries[K comparable, V any](name string, root *mapRoot[K, V], rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
 	return func(dst []byte, idx int) []byte {
 		t := root.tabs[idx]
-		if t == nil {
+		if t == nil || t.n == 0 {
 			return dst
 		}
-		dst = binary.AppendUvarint(dst, uint64(t.n))
-		found := 0
-		t.eachPage(func(p *page[K, V]) {
-			for gi := range p.groups {
-				g := &p.groups[gi]
-				for m := matchFull(g.ctrl); m != 0; m &= m - 1 {
-					sl := &g.slots[bits.TrailingZeros64(m)>>3]
-					dst = kc.Append(dst, sl.k)
-					dst = vc.Append(dst, sl.v)
-					found++
-				}
-			}
-		})
-		if found != t.n {
-			panic(encodeError{fmt.Errorf("state: internal error: state %q key group %d holds %d entries, its table counts %d",
-				name, rng.Start+idx, found, t.n)})
-		}
-		return dst
+		return appendEntries(dst, t, name, rng.Start+idx, kc, vc)
 	}
+}
+
+// appendEntries appends the count and entries of table t, of key group kg
+// of the named state.
+func appendEntries[K comparable, V any](dst []byte, t *table[K, V], name string, kg int, kc Codec[K], vc valueAppender[V]) []byte {
+	dst = binary.AppendUvarint(dst, uint64(t.n))
+	found := 0
+	t.eachPage(func(p *page[K, V]) {
+		for gi := range p.groups {
+			g := &p.groups[gi]
+			for m := matchFull(g.ctrl); m != 0; m &= m - 1 {
+				sl := &g.slots[bits.TrailingZeros64(m)>>3]
+				dst = kc.Append(dst, sl.k)
+				dst = vc.Append(dst, sl.v)
+				found++
+			}
+		}
+	})
+	if found != t.n {
+		panic(encodeError{fmt.Errorf("state: internal error: state %q key group %d holds %d entries, its table counts %d",
+			name, kg, found, t.n)})
+	}
+	return dst
+}
+
+// freezeState returns the full (base 0) or incremental section writer of a
+// state kept in a cowMap.
+func freezeState[K comparable, V any](name string, root *mapRoot[K, V], base uint64, rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
+	if base > 0 {
+		return freezeDeltaEntries(root, base, kc, vc)
+	}
+	return freezeEntries(name, root, rng, kc, vc)
 }
 
 // restoreEntries adds the entries of a section written by freezeEntries
@@ -58,12 +73,12 @@ func restoreEntries[K comparable, V any](b *KeyedBackend[K], m *cowMap[K, V], id
 		if d.err != nil {
 			break
 		}
-		sl, inserted := m.upsert(idx, k, h)
+		c, inserted := m.upsert(idx, k, h)
 		if !inserted {
 			d.fail("duplicate key")
 			break
 		}
-		sl.v = v
+		c.slot.v = v
 	}
 	return d.finish()
 }

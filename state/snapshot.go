@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -27,15 +28,18 @@ type Snapshot struct {
 	epoch    uint64
 	cleanup  runtime.Cleanup
 
-	maxPar int
-	rng    KeyGroupRange
-	states []frozenState // sorted by name; nil once released
+	version  uint16 // file format version written
+	id, base uint64 // version 2: this snapshot's id and its base's (0: full)
+	maxPar   int
+	rng      KeyGroupRange
+	states   []frozenState // sorted by name; nil once released
 }
 
 type frozenState struct {
-	name  string
-	kind  stateKind
-	write sectionWriter
+	name    string
+	kind    stateKind
+	write   sectionWriter
+	pending [][]pendingSection // restored state not registered: its sections by key group index
 }
 
 // Snapshot captures the backend's keyed state and timers for a checkpoint.
@@ -48,24 +52,80 @@ type frozenState struct {
 // Several snapshots may be alive at once. Every snapshot must be released:
 // until then (or until WriteTo has written a key group) the backend copies
 // the pages it changes.
-func (b *KeyedBackend[K]) Snapshot() *Snapshot {
+//
+// Snapshot is always full and does not affect incremental snapshots.
+func (b *KeyedBackend[K]) Snapshot() *Snapshot { return b.snapshot(false) }
+
+// IncrementalSnapshot is Snapshot for incremental checkpoints: it holds
+// only what changed since the previous IncrementalSnapshot (its base), and
+// is full if there is no base: the first one, the first after
+// ResetIncremental, and the first after a restore. Restoring it takes the
+// files of the whole chain, from the last full one, in order. Writing it
+// costs time in proportion to the changed entries plus a pass over the
+// directory of each changed state (see delta.go). Delta reports which
+// kind it is.
+//
+// The caller must make sure that a delta's base is stored for as long as
+// the delta is: if the base's write fails or is abandoned, call
+// ResetIncremental and do not keep snapshots taken on top of it.
+func (b *KeyedBackend[K]) IncrementalSnapshot() *Snapshot { return b.snapshot(true) }
+
+// ResetIncremental makes the next IncrementalSnapshot a full one.
+func (b *KeyedBackend[K]) ResetIncremental() { b.incID = 0 }
+
+func (b *KeyedBackend[K]) snapshot(incremental bool) *Snapshot {
+	delta := incremental && b.incID != 0
+	var baseEpoch uint64
+	if delta {
+		baseEpoch = b.v.snapEpoch
+	}
 	e := b.v.freeze()
 	b.seq++ // cached slots may no longer be writable in place
-	s := &Snapshot{live: b.v.live, epoch: e, maxPar: b.maxPar, rng: b.rng}
+	s := &Snapshot{live: b.v.live, epoch: e, version: fileVersion, maxPar: b.maxPar, rng: b.rng}
+	if incremental {
+		s.version, s.id = fileVersionIncremental, newSnapshotID()
+		if delta {
+			s.base = b.incID
+		}
+		b.incID, b.v.snapEpoch = s.id, e
+	}
 	for _, name := range b.stateNames() {
 		if r, ok := b.states[name]; ok {
-			s.states = append(s.states, frozenState{name, r.kind(), r.freeze()})
+			if w := r.freeze(baseEpoch); w != nil {
+				s.states = append(s.states, frozenState{name: name, kind: r.kind(), write: w})
+			}
 			continue
 		}
+		if delta {
+			continue // restored, not registered since: unchanged
+		}
 		p := b.pending[name]
-		secs := p.sections // never written in place: Restore replaces it
-		s.states = append(s.states, frozenState{name, p.kind, func(dst []byte, idx int) []byte {
-			return append(dst, secs[idx]...)
-		}})
+		for _, secs := range p.sections {
+			if len(secs) > 1 || len(secs) == 1 && secs[0].delta {
+				s.version = fileVersionIncremental // sections need their form
+				if s.id == 0 {
+					s.id = newSnapshotID()
+				}
+			}
+		}
+		// p.sections is never written in place: Restore replaces it.
+		s.states = append(s.states, frozenState{name: name, kind: p.kind, pending: p.sections})
 	}
 	// A snapshot dropped without Release must not pin its epoch forever.
 	s.cleanup = runtime.AddCleanup(s, func(l *liveEpochs) { l.remove(e) }, b.v.live)
 	return s
+}
+
+// Delta reports whether the snapshot is incremental, holding only the
+// changes since an earlier snapshot.
+func (s *Snapshot) Delta() bool { return s.base != 0 }
+
+func newSnapshotID() uint64 {
+	for {
+		if id := rand.Uint64(); id != 0 {
+			return id
+		}
+	}
 }
 
 // Release ends the snapshot: the backend stops preserving the version it
@@ -112,24 +172,51 @@ func (s *Snapshot) WriteTo(w io.Writer) (n int64, err error) {
 		}
 	}()
 
-	hdr := appendHeader(nil, fileHeader{maxPar: s.maxPar, rng: s.rng, states: s.descriptors()})
+	hdr := appendHeader(nil, fileHeader{version: s.version, id: s.id, base: s.base, maxPar: s.maxPar, rng: s.rng, states: s.descriptors()})
 	if err := cw.write(hdr); err != nil {
 		return 0, err
 	}
+	form := formFull
+	if s.Delta() {
+		form = formDelta
+	}
 	var block, sec []byte
+	addSection := func(i int) {
+		block = binary.AppendUvarint(block, uint64(i))
+		block = binary.AppendUvarint(block, uint64(len(sec)))
+		block = append(block, sec...)
+	}
 	for idx := range s.rng.Len() {
 		if s.released.Load() {
 			return 0, ErrSnapshotReleased
 		}
 		block = append(block[:0], make([]byte, blockHeaderLen)...)
 		for i, st := range s.states {
-			sec = st.write(sec[:0], idx)
-			if len(sec) == 0 {
+			if st.pending != nil {
+				for _, ps := range st.pending[idx] {
+					sec = sec[:0]
+					if s.version >= fileVersionIncremental {
+						f := formFull
+						if ps.delta {
+							f = formDelta
+						}
+						sec = append(sec, byte(f))
+					}
+					sec = append(sec, ps.data...)
+					addSection(i)
+				}
 				continue
 			}
-			block = binary.AppendUvarint(block, uint64(i))
-			block = binary.AppendUvarint(block, uint64(len(sec)))
-			block = append(block, sec...)
+			sec = sec[:0]
+			if s.version >= fileVersionIncremental {
+				sec = append(sec, byte(form))
+			}
+			n0 := len(sec)
+			sec = st.write(sec, idx)
+			if len(sec) == n0 {
+				continue
+			}
+			addSection(i)
 		}
 		// The key group is encoded: processing may now change it in place.
 		s.live.releaseGroup(s.epoch, idx)

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"math/bits"
 	"slices"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -26,7 +25,6 @@ import (
 type cowMap[K comparable, V any] struct {
 	root *mapRoot[K, V]
 	v    *versions
-	pins []atomic.Uint64 // v.live.kg, at hand for the fast path
 	hash func(K) uint64
 }
 
@@ -91,6 +89,12 @@ type page[K comparable, V any] struct {
 	dead    uint8 // deleted slots
 	depth   uint8 // local depth
 	chained bool  // table.chain has an overflow page for this page
+	// Changes since the last incremental snapshot (see delta.go): dirty
+	// has bit gi*8+si set for each slot written, deleted is set once an
+	// entry was deleted. Valid while the page's directory epoch is above
+	// versions.snapEpoch; mutPage clears them otherwise.
+	deleted bool
+	dirty   uint64
 	groups  [pageGroups]group[K, V]
 }
 
@@ -158,9 +162,10 @@ func (p *page[K, V]) find(k K, h uint64) (int, int) {
 	return -1, -1
 }
 
-// insertNew adds k, known to be absent, with a zero value. The page must
-// have fewer than pageSlots live entries.
-func (p *page[K, V]) insertNew(k K, h uint64) *slot[K, V] {
+// insertNew adds k, known to be absent, with a zero value, and returns its
+// slot and the slot's dirty bit. The page must have fewer than pageSlots
+// live entries.
+func (p *page[K, V]) insertNew(k K, h uint64) (*slot[K, V], uint64) {
 	gi := firstGroup(h)
 	for {
 		g := &p.groups[gi]
@@ -175,7 +180,7 @@ func (p *page[K, V]) insertNew(k K, h uint64) *slot[K, V] {
 			s.k = k
 			var zero V
 			s.v = zero
-			return s
+			return s, 1 << (gi*groupSlots + i)
 		}
 		gi = (gi + 1) & (pageGroups - 1)
 	}
@@ -192,7 +197,19 @@ func (p *page[K, V]) deleteAt(gi, i int) {
 		p.dead++
 	}
 	p.n--
+	p.deleted = true
 	g.slots[i] = slot[K, V]{} // drop references for the GC
+}
+
+// eachBit calls f for every entry of the page with its dirty bit.
+func (p *page[K, V]) eachBit(f func(s *slot[K, V], bit uint64)) {
+	for gi := range p.groups {
+		g := &p.groups[gi]
+		for m := matchFull(g.ctrl); m != 0; m &= m - 1 {
+			i := bits.TrailingZeros64(m) >> 3
+			f(&g.slots[i], 1<<(gi*groupSlots+i))
+		}
+	}
 }
 
 // each calls f for every entry of the page until f returns false.
@@ -212,7 +229,11 @@ func newTable[K comparable, V any](epoch uint64, depth uint8) *table[K, V] {
 	t := &table[K, V]{epoch: epoch, depth: depth, shift: 64 - depth, pages: 1 << depth}
 	t.dir = make([]dirent[K, V], 1<<depth)
 	for i := range t.dir {
-		t.dir[i] = dirent[K, V]{p: newPage[K, V](depth), epoch: epoch}
+		p := newPage[K, V](depth)
+		// A key group's table is new when it was empty, or emptied since
+		// the last incremental snapshot: write it whole (see delta.go).
+		p.deleted = true
+		t.dir[i] = dirent[K, V]{p: p, epoch: epoch}
 	}
 	return t
 }
@@ -289,37 +310,62 @@ func newCowMap[K comparable, V any](v *versions, hash func(K) uint64, groups int
 	return cowMap[K, V]{
 		root: &mapRoot[K, V]{epoch: v.cur, tabs: make([]*table[K, V], groups)},
 		v:    v,
-		pins: v.live.kg,
 		hash: hash,
 	}
 }
 
-// get returns the slot of k in key group index idx, or nil, and whether the
-// slot may be written in place (a false negative only costs a slow path).
-func (m *cowMap[K, V]) get(idx int, k K, h uint64) (*slot[K, V], bool) {
-	t := m.root.tabs[idx]
-	if t == nil {
-		return nil, false
-	}
-	de := &t.dir[h>>t.shift]
-	if gi, si := de.p.find(k, h); gi >= 0 {
-		return &de.p.group(gi).slots[si], de.epoch > m.pins[idx].Load()
-	}
-	for p := de.p; p.chained; {
-		p = t.chain[p]
-		if s := p.findSlot(k, h); s != nil {
-			return s, de.epoch > m.pins[idx].Load()
-		}
-	}
-	return nil, false
+// cursor is where a state handle found the current key's entry: the slot
+// (nil if absent) and, if the slot may be written in place, its page and
+// dirty bit. A write through a cursor must call touch.
+type cursor[K comparable, V any] struct {
+	slot *slot[K, V]
+	page *page[K, V] // nil: write through upsert instead
+	bit  uint64
 }
 
+func (c *cursor[K, V]) writable() bool { return c.page != nil }
+
+// touch records the write of the slot for incremental snapshots.
+func (c *cursor[K, V]) touch() { c.page.dirty |= c.bit }
+
+// get returns the cursor of k in key group index idx. The slot may be
+// written in place only if its page was stamped in the current epoch (a
+// false negative only costs a slow path): the first write to a page after
+// a snapshot goes through mutPage, which copies or stamps it, so that a
+// page's directory epoch tells whether it changed since a snapshot.
+func (m *cowMap[K, V]) get(idx int, k K, h uint64) cursor[K, V] {
+	t := m.root.tabs[idx]
+	if t == nil {
+		return cursor[K, V]{}
+	}
+	de := &t.dir[h>>t.shift]
+	p := de.p
+	gi, si := p.find(k, h)
+	for gi < 0 && p.chained {
+		p = t.chain[p]
+		gi, si = p.find(k, h)
+	}
+	if gi < 0 {
+		return cursor[K, V]{}
+	}
+	c := cursor[K, V]{slot: &p.group(gi).slots[si]}
+	if de.epoch == m.v.cur {
+		c.page, c.bit = p, 1<<(gi*groupSlots+si)
+	}
+	return c
+}
+
+// mutRoot returns the writable root, stamped with the current epoch.
 func (m *cowMap[K, V]) mutRoot() *mapRoot[K, V] {
 	r := m.root
-	if m.v.sharedRoot(r.epoch) {
+	switch {
+	case r.epoch == m.v.cur:
+	case m.v.sharedRoot(r.epoch):
 		r = &mapRoot[K, V]{epoch: m.v.cur, tabs: slices.Clone(r.tabs)}
 		m.v.copied.bytes += int64(len(r.tabs)) * int64(unsafe.Sizeof(r))
 		m.root = r
+	default:
+		r.epoch = m.v.cur
 	}
 	return r
 }
@@ -333,10 +379,13 @@ func (m *cowMap[K, V]) mutTable(idx int) *table[K, V] {
 	case t == nil:
 		t = newTable[K, V](m.v.cur, 0)
 		r.tabs[idx] = t
+	case t.epoch == m.v.cur:
 	case m.v.shared(t.epoch, idx):
 		t = t.clone(m.v.cur)
 		m.v.copied.bytes += int64(len(t.dir)) * int64(unsafe.Sizeof(t.dir[0]))
 		r.tabs[idx] = t
+	default:
+		t.epoch = m.v.cur
 	}
 	return t
 }
@@ -344,9 +393,29 @@ func (m *cowMap[K, V]) mutTable(idx int) *table[K, V] {
 // mutPage returns the writable head page of the chain at directory index
 // di of the writable table t of key group index idx, copying the chain if
 // a snapshot may see it.
+//
+// The page comes back stamped with the current epoch. Its change records
+// (dirty, deleted) are cleared if it was last stamped no later than the
+// last incremental snapshot, which has recorded its changes.
 func (m *cowMap[K, V]) mutPage(t *table[K, V], idx, di int) *page[K, V] {
 	de := t.dir[di]
+	if de.epoch == m.v.cur {
+		return de.p
+	}
+	reset := de.epoch <= m.v.snapEpoch
 	if !m.v.shared(de.epoch, idx) {
+		for p := de.p; ; p = t.chain[p] {
+			if reset {
+				p.dirty, p.deleted = 0, false
+			}
+			if !p.chained {
+				break
+			}
+		}
+		lo, hi := t.pageSpan(di, de.p.depth)
+		for j := lo; j < hi; j++ {
+			t.dir[j].epoch = m.v.cur
+		}
 		return de.p
 	}
 	np := new(page[K, V])
@@ -360,6 +429,14 @@ func (m *cowMap[K, V]) mutPage(t *table[K, V], idx, di int) *page[K, V] {
 		*c = *next
 		t.chain[prev] = c
 		prev, old = c, next
+	}
+	if reset {
+		for p := np; ; p = t.chain[p] {
+			p.dirty, p.deleted = 0, false
+			if !p.chained {
+				break
+			}
+		}
 	}
 	lo, hi := t.pageSpan(di, np.depth)
 	for j := lo; j < hi; j++ {
@@ -375,15 +452,18 @@ func (t *table[K, V]) chainAt(p *page[K, V], ci int) *page[K, V] {
 	return p
 }
 
-// upsert returns the writable slot of k in key group index idx, inserting
-// k with a zero value if it is absent.
-func (m *cowMap[K, V]) upsert(idx int, k K, h uint64) (s *slot[K, V], inserted bool) {
+// upsert returns the writable cursor of k in key group index idx,
+// inserting k with a zero value if it is absent. The write is recorded
+// (touch) already.
+func (m *cowMap[K, V]) upsert(idx int, k K, h uint64) (c cursor[K, V], inserted bool) {
 	t := m.mutTable(idx)
 	for {
 		di, ci, gi, si := t.lookup(k, h)
 		if gi >= 0 {
 			p := t.chainAt(m.mutPage(t, idx, di), ci)
-			return &p.groups[gi].slots[si], false
+			c = cursor[K, V]{slot: &p.groups[gi].slots[si], page: p, bit: 1 << (gi*groupSlots + si)}
+			c.touch()
+			return c, false
 		}
 		p := t.dir[di].p
 		if p.n+p.dead >= maxLoad && !p.chained && m.makeRoom(t, di) {
@@ -403,7 +483,9 @@ func (m *cowMap[K, V]) upsert(idx int, k K, h uint64) (s *slot[K, V], inserted b
 			p = np
 		}
 		t.n++
-		return p.insertNew(k, h), true
+		s, bit := p.insertNew(k, h)
+		p.dirty |= bit
+		return cursor[K, V]{slot: s, page: p, bit: bit}, true
 	}
 }
 
@@ -412,11 +494,24 @@ func (m *cowMap[K, V]) upsert(idx int, k K, h uint64) (s *slot[K, V], inserted b
 // of the next depth. It reports false if the page cannot split.
 func (m *cowMap[K, V]) makeRoom(t *table[K, V], di int) bool {
 	old := t.dir[di].p
+	// The new pages carry the old page's change records, if valid.
+	var oldDirty uint64
+	var deleted bool
+	if t.dir[di].epoch > m.v.snapEpoch {
+		oldDirty, deleted = old.dirty, old.deleted
+	}
+	move := func(dst *page[K, V], s *slot[K, V], h uint64, bit uint64) {
+		ns, nb := dst.insertNew(s.k, h)
+		ns.v = s.v
+		if oldDirty&bit != 0 {
+			dst.dirty |= nb
+		}
+		dst.deleted = dst.deleted || deleted
+	}
 	if old.dead >= maxLoad/4 {
 		np := newPage[K, V](old.depth)
-		old.each(func(s *slot[K, V]) bool {
-			np.insertNew(s.k, m.hash(s.k)).v = s.v
-			return true
+		old.eachBit(func(s *slot[K, V], bit uint64) {
+			move(np, s, m.hash(s.k), bit)
 		})
 		lo, hi := t.pageSpan(di, old.depth)
 		for j := lo; j < hi; j++ {
@@ -443,14 +538,13 @@ func (m *cowMap[K, V]) makeRoom(t *table[K, V], di int) bool {
 	}
 	p0, p1 := newPage[K, V](d+1), newPage[K, V](d+1)
 	bit := uint64(1) << (63 - d)
-	old.each(func(s *slot[K, V]) bool {
+	old.eachBit(func(s *slot[K, V], sb uint64) {
 		h := m.hash(s.k)
 		dst := p0
 		if h&bit != 0 {
 			dst = p1
 		}
-		dst.insertNew(s.k, h).v = s.v
-		return true
+		move(dst, s, h, sb)
 	})
 	lo, hi := t.pageSpan(di, d)
 	mid := lo + (hi-lo)/2
@@ -480,7 +574,11 @@ func (m *cowMap[K, V]) remove(idx int, k K, h uint64) bool {
 	t.chainAt(m.mutPage(t, idx, di), ci).deleteAt(gi, si)
 	t.n--
 	if t.n == 0 {
-		m.root.tabs[idx] = nil // m.root is writable: mutTable made it so
+		// Free the pages, but keep an empty table: an incremental snapshot
+		// tells from it that the key group was emptied (a new table is
+		// written whole, clearing the key group; see delta.go), while a
+		// missing table is one that never had entries.
+		m.root.tabs[idx] = newTable[K, V](m.v.cur, 0) // m.root is writable: mutTable made it so
 	}
 	return true
 }
@@ -489,7 +587,7 @@ func (m *cowMap[K, V]) remove(idx int, k K, h uint64) bool {
 // restore does not split pages over and over.
 func (m *cowMap[K, V]) reserve(idx int, n int) {
 	r := m.mutRoot()
-	if r.tabs[idx] != nil || n <= maxLoad {
+	if t := r.tabs[idx]; t != nil && t.n > 0 || n <= maxLoad {
 		return
 	}
 	// Aim at 48 entries a page: the pages fill to a little over half on

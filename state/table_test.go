@@ -76,7 +76,8 @@ func runCowMapModel(t *testing.T, hash func(uint64) uint64, ops, keys int, rng *
 		want, present := model[idx][k]
 		switch op := rng.IntN(100); {
 		case op < 40:
-			s, inserted := m.upsert(idx, k, h)
+			c, inserted := m.upsert(idx, k, h)
+			s := c.slot
 			if inserted == present {
 				t.Fatalf("op %d: upsert %d inserted=%v, present=%v", i, k, inserted, present)
 			}
@@ -86,11 +87,13 @@ func runCowMapModel(t *testing.T, hash func(uint64) uint64, ops, keys int, rng *
 			s.v = i
 			model[idx][k] = i
 		case op < 60:
-			s, w := m.get(idx, k, h)
+			c := m.get(idx, k, h)
+			s := c.slot
 			if (s != nil) != present || present && s.v != want {
 				t.Fatalf("op %d: get %d = %v, want %d (present %v)", i, k, s, want, present)
 			}
-			if w {
+			if c.writable() {
+				c.touch()
 				s.v = i
 				model[idx][k] = i
 			}
@@ -143,8 +146,8 @@ func TestCowMapReserve(t *testing.T) {
 	m.reserve(0, 10000)
 	pages := m.root.tabs[0].pages
 	for k := range uint64(10000) {
-		s, _ := m.upsert(0, k, h(k))
-		s.v = int(k)
+		c, _ := m.upsert(0, k, h(k))
+		c.slot.v = int(k)
 	}
 	tab := m.root.tabs[0]
 	if tab.n != 10000 {

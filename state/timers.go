@@ -197,27 +197,28 @@ type timerQueue[K comparable, N comparable] struct {
 	heap  []heapItem[K, N] // min-heap by (ts, seq); may hold stale items
 	count int              // live timers
 
-	seq      uint64
-	slot     *slot[K, timerSet[N]]
-	writable bool
+	seq uint64
+	cur cursor[K, timerSet[N]]
 }
 
 func (q *timerQueue[K, N]) current(b *KeyedBackend[K]) *slot[K, timerSet[N]] {
 	if q.seq != b.seq {
 		b.checkKey()
-		q.slot, q.writable = q.m.get(b.idx, b.key, b.keyHash)
+		q.cur = q.m.get(b.idx, b.key, b.keyHash)
 		q.seq = b.seq
 	}
-	return q.slot
+	return q.cur.slot
 }
 
 func (q *timerQueue[K, N]) mutable(b *KeyedBackend[K]) *timerSet[N] {
-	if q.seq != b.seq || !q.writable {
+	if q.seq != b.seq || !q.cur.writable() {
 		b.checkKey()
-		sl, _ := q.m.upsert(b.idx, b.key, b.keyHash)
-		q.seq, q.slot, q.writable = b.seq, sl, true
+		q.cur, _ = q.m.upsert(b.idx, b.key, b.keyHash)
+		q.seq = b.seq
+	} else {
+		q.cur.touch()
 	}
-	s := &q.slot.v
+	s := &q.cur.slot.v
 	s.writable(q.m.v, b.idx)
 	return s
 }
@@ -246,14 +247,14 @@ func (q *timerQueue[K, N]) delete(b *KeyedBackend[K], ns N, ts int64) {
 	q.count--
 	if len(s.list) == 0 {
 		q.m.remove(b.idx, b.key, b.keyHash)
-		q.slot, q.writable = nil, false
+		q.cur = cursor[K, timerSet[N]]{}
 	}
 }
 
 // valid reports whether the heap item is a registered timer.
 func (q *timerQueue[K, N]) valid(b *KeyedBackend[K], it *heapItem[K, N]) (idx int, ok bool) {
 	idx = b.keyGroup(it.h) - b.rng.Start
-	sl, _ := q.m.get(idx, it.key, it.h)
+	sl := q.m.get(idx, it.key, it.h).slot
 	if sl == nil {
 		return idx, false
 	}
@@ -394,37 +395,97 @@ func (t *Timers[K, N]) keys() keyIterator[K] {
 
 // Section: for event time, then processing time: a count of keys, then
 // per key (key, count, count times (namespace, zig-zag varint timestamp)),
-// the timers of a key in firing order.
-func (t *Timers[K, N]) freeze() sectionWriter {
-	ev, pr, kc, nc := t.event.m.root, t.proc.m.root, t.b.keyCodec, t.nc
-	var scratch []timerEntry[N]
-	appendDomain := func(dst []byte, tab *table[K, timerSet[N]]) []byte {
-		if tab == nil {
+// the timers of a key in firing order. An incremental section holds, for
+// each time domain, a delta (delta.go) with the same per-key encoding.
+func (t *Timers[K, N]) freeze(base uint64) sectionWriter {
+	ev, pr, kc := t.event.m.root, t.proc.m.root, t.b.keyCodec
+	ta := &timerAppender[N]{nc: t.nc}
+	if base > 0 {
+		if ev.epoch <= base && pr.epoch <= base {
+			return nil
+		}
+		var scratch []changedChain[K, timerSet[N]]
+		appendDomain := func(dst []byte, tab *table[K, timerSet[N]]) []byte {
+			if tab == nil || tab.epoch <= base {
+				return append(dst, 0, 0) // unchanged: no ranges, no entries
+			}
+			return appendDelta(dst, tab, base, kc, ta, &scratch)
+		}
+		return func(dst []byte, idx int) []byte {
+			et, pt := ev.tabs[idx], pr.tabs[idx]
+			if (et == nil || et.epoch <= base) && (pt == nil || pt.epoch <= base) {
+				return dst // unchanged
+			}
+			dst = appendDomain(dst, et)
+			return appendDomain(dst, pt)
+		}
+	}
+	appendDomain := func(dst []byte, tab *table[K, timerSet[N]], idx int) []byte {
+		if tab == nil || tab.n == 0 {
 			return append(dst, 0)
 		}
-		dst = binary.AppendUvarint(dst, uint64(tab.n))
-		tab.each(func(sl *slot[K, timerSet[N]]) bool {
-			scratch = append(scratch[:0], sl.v.list...)
-			slices.SortFunc(scratch, func(a, b timerEntry[N]) int {
-				return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.seq, b.seq))
-			})
-			dst = kc.Append(dst, sl.k)
-			dst = binary.AppendUvarint(dst, uint64(len(scratch)))
-			for _, e := range scratch {
-				dst = nc.Append(dst, e.ns)
-				dst = binary.AppendVarint(dst, e.ts)
-			}
-			return true
-		})
-		return dst
+		return appendEntries(dst, tab, t.nm, t.b.rng.Start+idx, kc, ta)
 	}
 	return func(dst []byte, idx int) []byte {
 		et, pt := ev.tabs[idx], pr.tabs[idx]
-		if et == nil && pt == nil {
+		if (et == nil || et.n == 0) && (pt == nil || pt.n == 0) {
 			return dst
 		}
-		dst = appendDomain(dst, et)
-		return appendDomain(dst, pt)
+		dst = appendDomain(dst, et, idx)
+		return appendDomain(dst, pt, idx)
+	}
+}
+
+// timerAppender encodes the timers of a key in firing order. It is used by
+// one snapshot writer at a time.
+type timerAppender[N comparable] struct {
+	nc      Codec[N]
+	scratch []timerEntry[N]
+}
+
+func (a *timerAppender[N]) Append(dst []byte, s timerSet[N]) []byte {
+	a.scratch = append(a.scratch[:0], s.list...)
+	slices.SortFunc(a.scratch, func(a, b timerEntry[N]) int {
+		return cmp.Or(cmp.Compare(a.ts, b.ts), cmp.Compare(a.seq, b.seq))
+	})
+	dst = binary.AppendUvarint(dst, uint64(len(a.scratch)))
+	for _, e := range a.scratch {
+		dst = a.nc.Append(dst, e.ns)
+		dst = binary.AppendVarint(dst, e.ts)
+	}
+	return dst
+}
+
+// decodeSet decodes the timers of one key, numbering them in order.
+func (t *Timers[K, N]) decodeSet(d *sectionDecoder[K]) timerSet[N] {
+	l := d.count()
+	if d.err == nil && l == 0 {
+		d.fail("key without timers")
+	}
+	var s timerSet[N]
+	s.epoch = t.b.v.cur
+	for j := 0; j < l && d.err == nil; j++ {
+		ns := decodeField(d, t.nc, "timer namespace")
+		ts := d.varint()
+		if d.err != nil {
+			break
+		}
+		id := timerID[N]{ns, ts}
+		if s.find(id) >= 0 {
+			d.fail("duplicate timer")
+			break
+		}
+		t.seq++
+		s.add(timerEntry[N]{id, t.seq})
+	}
+	return s
+}
+
+// added accounts for the timers of key k stored in q.
+func (q *timerQueue[K, N]) added(k K, h uint64, s timerSet[N]) {
+	q.count += len(s.list)
+	for _, e := range s.list {
+		q.push(heapItem[K, N]{ts: e.ts, seq: e.seq, h: h, key: k, ns: e.ns})
 	}
 }
 
@@ -435,40 +496,31 @@ func (t *Timers[K, N]) restore(idx int, data []byte) error {
 		q.m.reserve(idx, n)
 		for i := 0; i < n && d.err == nil; i++ {
 			k, h := d.key()
-			l := d.count()
-			if d.err == nil && l == 0 {
-				d.fail("key without timers")
-			}
-			var s timerSet[N]
-			s.epoch = t.b.v.cur
-			for j := 0; j < l && d.err == nil; j++ {
-				ns := decodeField(&d, t.nc, "timer namespace")
-				ts := d.varint()
-				if d.err != nil {
-					break
-				}
-				id := timerID[N]{ns, ts}
-				if s.find(id) >= 0 {
-					d.fail("duplicate timer")
-					break
-				}
-				t.seq++
-				s.add(timerEntry[N]{id, t.seq})
-			}
+			s := t.decodeSet(&d)
 			if d.err != nil {
 				break
 			}
-			sl, inserted := q.m.upsert(idx, k, h)
+			c, inserted := q.m.upsert(idx, k, h)
 			if !inserted {
 				d.fail("duplicate key")
 				break
 			}
-			sl.v = s
-			q.count += len(s.list)
-			for _, e := range s.list {
-				q.push(heapItem[K, N]{ts: e.ts, seq: e.seq, h: h, key: k, ns: e.ns})
-			}
+			c.slot.v = s
+			q.added(k, h, s)
 		}
+	}
+	t.event.seq, t.proc.seq = 0, 0
+	return d.finish()
+}
+
+// restoreDelta applies an incremental section. Heap items of timers it
+// removes or replaces go stale and are dropped when they come up.
+func (t *Timers[K, N]) restoreDelta(idx int, data []byte) error {
+	d := sectionDecoder[K]{b: t.b, idx: idx, data: data}
+	for _, q := range []*timerQueue[K, N]{&t.event, &t.proc} {
+		applyDelta(&d, &q.m, idx, t.decodeSet,
+			func(s timerSet[N]) { q.count -= len(s.list) },
+			q.added)
 	}
 	t.event.seq, t.proc.seq = 0, 0
 	return d.finish()

@@ -38,43 +38,43 @@ type valueState[K comparable, V any] struct {
 	codec Codec[V]
 	m     cowMap[K, V]
 
-	// Slot of the current key, valid while seq == b.seq.
-	seq      uint64
-	slot     *slot[K, V] // nil: the key has no value
-	writable bool        // slot may be written in place
+	// Entry of the current key, valid while seq == b.seq.
+	seq uint64
+	cur cursor[K, V]
 }
 
 func (s *valueState[K, V]) Value() (V, bool) {
 	b := s.b
 	if s.seq != b.seq {
 		b.checkKey()
-		s.slot, s.writable = s.m.get(b.idx, b.key, b.keyHash)
+		s.cur = s.m.get(b.idx, b.key, b.keyHash)
 		s.seq = b.seq
 	}
-	if s.slot == nil {
+	if s.cur.slot == nil {
 		var zero V
 		return zero, false
 	}
-	return s.slot.v, true
+	return s.cur.slot.v, true
 }
 
 func (s *valueState[K, V]) Update(v V) {
 	b := s.b
-	if s.seq == b.seq && s.writable {
-		s.slot.v = v
+	if s.seq == b.seq && s.cur.writable() {
+		s.cur.slot.v = v
+		s.cur.touch()
 		return
 	}
 	b.checkKey()
-	sl, _ := s.m.upsert(b.idx, b.key, b.keyHash)
-	sl.v = v
-	s.seq, s.slot, s.writable = b.seq, sl, true
+	c, _ := s.m.upsert(b.idx, b.key, b.keyHash)
+	c.slot.v = v
+	s.seq, s.cur = b.seq, c
 }
 
 func (s *valueState[K, V]) Clear() {
 	b := s.b
 	b.checkKey()
 	s.m.remove(b.idx, b.key, b.keyHash)
-	s.seq, s.slot, s.writable = b.seq, nil, false
+	s.seq, s.cur = b.seq, cursor[K, V]{}
 }
 
 func (s *valueState[K, V]) name() string         { return s.nm }
@@ -84,12 +84,18 @@ func (s *valueState[K, V]) empty(idx int) bool   { return s.m.len(idx) == 0 }
 func (s *valueState[K, V]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, value).
-func (s *valueState[K, V]) freeze() sectionWriter {
-	return freezeEntries(s.nm, s.m.root, s.b.rng, s.b.keyCodec, s.codec)
+func (s *valueState[K, V]) freeze(base uint64) sectionWriter {
+	return freezeState(s.nm, s.m.root, base, s.b.rng, s.b.keyCodec, s.codec)
 }
 
 func (s *valueState[K, V]) restore(idx int, data []byte) error {
-	return restoreEntries(s.b, &s.m, idx, data, func(d *sectionDecoder[K]) V {
-		return decodeField(d, s.codec, "value")
-	})
+	return restoreEntries(s.b, &s.m, idx, data, s.decode)
+}
+
+func (s *valueState[K, V]) restoreDelta(idx int, data []byte) error {
+	return restoreDeltaEntries(s.b, &s.m, idx, data, s.decode)
+}
+
+func (s *valueState[K, V]) decode(d *sectionDecoder[K]) V {
+	return decodeField(d, s.codec, "value")
 }

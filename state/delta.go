@@ -1,0 +1,266 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+)
+
+// Incremental snapshots.
+//
+// An incremental snapshot holds, per state and key group, only what
+// changed since the previous incremental snapshot of the backend (its
+// base). Changes are found without scanning entries:
+//
+//   - A node (a state's root, a key group's table, a page) may be written
+//     in place only while it carries the current epoch: the first write
+//     after a snapshot goes through mutRoot, mutTable or mutPage, which
+//     copy the node if a live snapshot may read it and stamp it otherwise.
+//     So a node whose epoch is at most the base snapshot's epoch has not
+//     changed since the base.
+//   - A page records which of its slots were written (dirty, one bit per
+//     slot) and whether an entry was deleted, since the base. mutPage
+//     clears these records when it stamps a page last stamped no later
+//     than the base; a page split or compacted passes them on to its
+//     successors.
+//
+// A delta section of a key group lists hash ranges to clear, then entries
+// to insert or replace (a key group emptied since the base has a new,
+// empty table, written as one range covering all hashes):
+//
+//	nranges    uvarint
+//	nranges times:
+//	  depth    byte      the range is every hash whose top depth bits
+//	  prefix   uvarint   equal prefix (depth 0: all hashes)
+//	count      uvarint
+//	entries    count times (key, value) as in a full section
+//
+// A changed page with a deletion is written whole, with its range to
+// clear; a changed page without is written as its dirty entries only. A
+// key group's new table (it was empty) is written whole. A state or key
+// group without a delta section is unchanged. Restoring applies the full
+// snapshot and then each delta in order (restoreDeltaEntries).
+
+// hashRange is the set of hashes whose top depth bits equal prefix.
+type hashRange struct {
+	depth  uint8
+	prefix uint64
+}
+
+func (r hashRange) contains(h uint64) bool {
+	return r.depth == 0 || h>>(64-r.depth) == r.prefix
+}
+
+// changedChain is a page chain of a table that changed since a base.
+type changedChain[K comparable, V any] struct {
+	head  *page[K, V]
+	rng   hashRange
+	whole bool // an entry was deleted: write it whole, clearing its range
+}
+
+// appendDelta appends the delta section of table t since epoch base.
+func appendDelta[K comparable, V any](dst []byte, t *table[K, V], base uint64, kc Codec[K], vc valueAppender[V], scratch *[]changedChain[K, V]) []byte {
+	chains := (*scratch)[:0]
+	var last *page[K, V]
+	count, ranges := 0, 0
+	for di, de := range t.dir {
+		if de.p == last {
+			continue
+		}
+		last = de.p
+		if de.epoch <= base {
+			continue
+		}
+		c := changedChain[K, V]{head: de.p, rng: hashRange{de.p.depth, uint64(di) >> (t.depth - de.p.depth)}}
+		for p := de.p; ; p = t.chain[p] {
+			c.whole = c.whole || p.deleted
+			if !p.chained {
+				break
+			}
+		}
+		for p := de.p; ; p = t.chain[p] {
+			if c.whole {
+				count += int(p.n)
+			} else {
+				count += bits.OnesCount64(p.dirty & p.fullMask())
+			}
+			if !p.chained {
+				break
+			}
+		}
+		if c.whole {
+			ranges++
+		}
+		chains = append(chains, c)
+	}
+	*scratch = chains
+	dst = binary.AppendUvarint(dst, uint64(ranges))
+	for _, c := range chains {
+		if c.whole {
+			dst = append(dst, c.rng.depth)
+			dst = binary.AppendUvarint(dst, c.rng.prefix)
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(count))
+	for _, c := range chains {
+		for p := c.head; ; p = t.chain[p] {
+			sel := p.fullMask()
+			if !c.whole {
+				sel &= p.dirty
+			}
+			for ; sel != 0; sel &= sel - 1 {
+				i := bits.TrailingZeros64(sel)
+				sl := &p.groups[i/groupSlots].slots[i%groupSlots]
+				dst = kc.Append(dst, sl.k)
+				dst = vc.Append(dst, sl.v)
+			}
+			if !p.chained {
+				break
+			}
+		}
+	}
+	return dst
+}
+
+// fullMask returns a bit per full slot, bit gi*8+si as in dirty.
+func (p *page[K, V]) fullMask() uint64 {
+	var m uint64
+	for gi := range p.groups {
+		for f := matchFull(p.groups[gi].ctrl); f != 0; f &= f - 1 {
+			m |= 1 << (gi*groupSlots + bits.TrailingZeros64(f)>>3)
+		}
+	}
+	return m
+}
+
+// freezeDeltaEntries is freezeEntries for an incremental snapshot: the
+// section writer of the changes since epoch base, or nil if the state has
+// not changed at all.
+func freezeDeltaEntries[K comparable, V any](root *mapRoot[K, V], base uint64, kc Codec[K], vc valueAppender[V]) sectionWriter {
+	if root.epoch <= base {
+		return nil
+	}
+	var scratch []changedChain[K, V]
+	return func(dst []byte, idx int) []byte {
+		t := root.tabs[idx]
+		if t == nil || t.epoch <= base {
+			return dst // never had entries, or unchanged
+		}
+		return appendDelta(dst, t, base, kc, vc, &scratch)
+	}
+}
+
+// ranges reads the ranges of a delta section.
+func (d *sectionDecoder[K]) ranges() []hashRange {
+	n := d.count()
+	var rs []hashRange
+	for i := 0; i < n && d.err == nil; i++ {
+		if len(d.data) == 0 {
+			d.fail("truncated range")
+			break
+		}
+		depth := d.data[0]
+		d.data = d.data[1:]
+		x, l := binary.Uvarint(d.data)
+		if l <= 0 {
+			d.fail("bad range prefix")
+			break
+		}
+		d.data = d.data[l:]
+		if depth > maxDepth || depth == 0 && x != 0 || depth > 0 && depth < 64 && x>>depth != 0 {
+			d.fail("range prefix %#x of depth %d", x, depth)
+			break
+		}
+		rs = append(rs, hashRange{depth, x})
+	}
+	return rs
+}
+
+// removeRanges deletes the entries of key group index idx whose hash is in
+// one of rs, calling drop (if not nil) with each value removed.
+func (m *cowMap[K, V]) removeRanges(idx int, rs []hashRange, drop func(V)) {
+	t := m.root.tabs[idx]
+	if t == nil || len(rs) == 0 {
+		return
+	}
+	type kh struct {
+		k K
+		h uint64
+	}
+	var gone []kh
+	t.each(func(s *slot[K, V]) bool {
+		h := m.hash(s.k)
+		for _, r := range rs {
+			if r.contains(h) {
+				gone = append(gone, kh{s.k, h})
+				if drop != nil {
+					drop(s.v)
+				}
+				break
+			}
+		}
+		return true
+	})
+	for _, e := range gone {
+		m.remove(idx, e.k, e.h)
+	}
+}
+
+// restoreDeltaEntries applies a delta section written by
+// freezeDeltaEntries to key group index idx of m.
+func restoreDeltaEntries[K comparable, V any](b *KeyedBackend[K], m *cowMap[K, V], idx int, data []byte, decode func(d *sectionDecoder[K]) V) error {
+	d := sectionDecoder[K]{b: b, idx: idx, data: data}
+	applyDelta(&d, m, idx, decode, nil, nil)
+	return d.finish()
+}
+
+// applyDelta reads one delta of m from d and applies it: drop is called
+// with every value removed or replaced, put with every value stored.
+func applyDelta[K comparable, V any](d *sectionDecoder[K], m *cowMap[K, V], idx int, decode func(d *sectionDecoder[K]) V, drop func(V), put func(K, uint64, V)) {
+	rs := d.ranges()
+	if d.err != nil {
+		return
+	}
+	m.removeRanges(idx, rs, drop)
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		k, h := d.key()
+		v := decode(d)
+		if d.err != nil {
+			break
+		}
+		c, inserted := m.upsert(idx, k, h)
+		if !inserted && drop != nil {
+			drop(c.slot.v)
+		}
+		c.slot.v = v
+		if put != nil {
+			put(k, h, v)
+		}
+	}
+}
+
+// sectionForm is the first byte of a section in a version 2 file.
+type sectionForm byte
+
+const (
+	formFull  sectionForm = 0
+	formDelta sectionForm = 1
+)
+
+// pendingSection is one encoded section of restored state, applied in
+// order: a full section to an empty key group, a delta on top.
+type pendingSection struct {
+	delta bool
+	data  []byte
+}
+
+func (f sectionForm) String() string {
+	switch f {
+	case formFull:
+		return "full"
+	case formDelta:
+		return "delta"
+	}
+	return fmt.Sprintf("section form %d", byte(f))
+}
