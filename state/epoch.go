@@ -107,8 +107,8 @@ type versions struct {
 	// snapEpoch is the epoch of the last incremental snapshot: pages
 	// stamped after it record their changes since (see delta.go).
 	snapEpoch uint64
-	live   *liveEpochs
-	copied copyStats
+	live      *liveEpochs
+	copied    copyStats
 }
 
 // copyStats counts copies made for snapshots (benchmarks report them).

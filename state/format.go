@@ -66,8 +66,8 @@ type fileHeader struct {
 	version  uint16
 	id, base uint64 // version 2
 	maxPar   int
-	rng    KeyGroupRange
-	states []stateDesc
+	rng      KeyGroupRange
+	states   []stateDesc
 }
 
 func appendHeader(dst []byte, h fileHeader) []byte {
