@@ -11,6 +11,11 @@ type Checkpoint struct {
 	Path    string    // full location of the directory, for messages and Load
 	Created time.Time // when it was committed, millisecond precision, UTC
 	Files   []FileInfo
+	// Uses names the directories ("chk-3") of earlier checkpoints in the
+	// same location whose state files this checkpoint reads, as declared
+	// with Pending.Use; open them with Storage.LoadUsed. Empty for a
+	// self-contained checkpoint.
+	Uses    []string
 	Payload []byte // the runtime's metadata, as given to Commit
 
 	b backend // where it is stored; nil for a Checkpoint built by the caller

@@ -26,8 +26,31 @@
 //
 // A checkpoint is complete if and only if its _metadata exists and validates.
 // _metadata (see [EncodeMetadata]) records the id, kind, creation time, the
-// runtime's payload and every state file's size and CRC-32C, and is itself
-// protected by a CRC-32C.
+// runtime's payload, every state file's size and CRC-32C and the checkpoints
+// it uses, and is itself protected by a CRC-32C.
+//
+// # Incremental checkpoints
+//
+// A checkpoint may read state files stored in the directories of earlier
+// checkpoints of the same location: chk-5 may use chk-3 and chk-4. The
+// runtime declares that with [Pending.Use]; Commit checks that the used
+// checkpoints are complete and records their directory names in _metadata
+// (format version 2; a checkpoint that uses none is written in version 1).
+// [Checkpoint.Uses] and [Info.Uses] list them, and [Storage.LoadUsed] opens
+// a used checkpoint next to the one that uses it, wherever that was loaded
+// from, so that its files are read and verified through [Storage.OpenFile].
+// Savepoints are self-contained and use no other checkpoint.
+//
+// # Retention
+//
+// [Storage.Retain] keeps the newest n complete checkpoints, every savepoint
+// and every checkpoint used, directly or through others, by a kept
+// checkpoint or by a checkpoint pending in the Storage, whatever its age.
+// It deletes the other checkpoints older than the newest n, and the other
+// partial and corrupt ones older than the newest complete checkpoint,
+// _metadata first. A used directory is never deleted, even when partial or
+// corrupt: Retain logs a warning naming the checkpoint that uses it, whose
+// restore will fail.
 //
 // # Durability
 //
@@ -47,7 +70,10 @@
 // through [Storage.OpenFile]. Latest skips partial and corrupt checkpoints
 // (logging and reporting each) but stops with an error on an I/O error or on
 // metadata of a newer format version, so that a transient failure never makes
-// the runtime restore an older checkpoint than it should.
+// the runtime restore an older checkpoint than it should. Latest does not
+// look at the checkpoints the one it returns uses: [Storage.LoadUsed]
+// validates each when the runtime opens it, and reports a missing, partial or
+// corrupt one as ErrCorrupt.
 //
 // # Concurrency
 //

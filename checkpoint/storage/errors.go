@@ -5,9 +5,10 @@ import "errors"
 // Sentinel errors. Errors returned by this package wrap them (test with
 // errors.Is) and add the location and the reason.
 var (
-	// ErrNotFound is returned when a checkpoint directory does not exist, or
+	// ErrNotFound is returned when a checkpoint directory does not exist,
 	// when OpenFile is asked for a file the checkpoint's metadata does not
-	// list.
+	// list, or when LoadUsed is asked for a checkpoint the checkpoint does
+	// not use.
 	ErrNotFound = errors.New("not found")
 
 	// ErrIncomplete is returned by Load for a checkpoint directory that has
@@ -20,7 +21,8 @@ var (
 	// whose magic, checksum or encoding is wrong or that does not match its
 	// directory; a state file listed in _metadata that is missing or has
 	// another size; a state file whose size or CRC-32C do not match its
-	// metadata when read to the end through OpenFile.
+	// metadata when read to the end through OpenFile; a checkpoint used by
+	// another (LoadUsed) that is missing, partial or corrupt.
 	ErrCorrupt = errors.New("checkpoint corrupt")
 
 	// ErrUnsupportedVersion is returned when _metadata is intact but was

@@ -3,8 +3,10 @@ package storage
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Skipped is a checkpoint newer than the one Latest returned that could not
@@ -112,4 +114,53 @@ func (s *Storage) Load(ctx context.Context, path string) (*Checkpoint, error) {
 		return nil, fmt.Errorf("load checkpoint %s: %w", in.path, in.err)
 	}
 	return in.checkpoint(b), nil
+}
+
+// LoadUsed returns the checkpoint in directory dir that cp uses: dir must be
+// listed in cp.Uses. It is looked for next to cp, in the same location as cp
+// even if cp was loaded by Load from another location than this storage's
+// (in this storage for a Checkpoint built by the caller), and validated as
+// Load validates it; read its state files with OpenFile.
+// To follow the uses of the returned checkpoint, call LoadUsed on it.
+//
+// LoadUsed returns an error wrapping ErrNotFound if cp.Uses does not list
+// dir; one wrapping ErrCorrupt, naming cp and dir, if the used checkpoint is
+// missing, partial or corrupt, as cp then cannot be restored; and one
+// wrapping ErrUnsupportedVersion if its metadata is of a newer format
+// version.
+func (s *Storage) LoadUsed(ctx context.Context, cp *Checkpoint, dir string) (*Checkpoint, error) {
+	if !slices.Contains(cp.Uses, dir) {
+		return nil, fmt.Errorf("load checkpoint %s used by %s: %w: it is not among the checkpoints that %s uses (%s)",
+			dir, cp.Path, ErrNotFound, cp.Dir, usesString(cp.Uses))
+	}
+	if _, kind, ok := parseDir(dir); !ok || kind != KindCheckpoint {
+		return nil, fmt.Errorf("load checkpoint %q used by %s: not a checkpoint directory name", dir, cp.Path)
+	}
+	b := cp.b
+	if b == nil {
+		b = s.b
+	}
+	in, err := inspect(ctx, b, dir)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("load checkpoint %s used by %s: %w", in.path, cp.Path, err)
+	case len(in.entries) == 0:
+		return nil, fmt.Errorf("checkpoint %s uses %s, which is missing: %w: no directory %s, or it is empty", cp.Path, dir, ErrCorrupt, in.path)
+	case in.status == StatusComplete:
+		return in.checkpoint(b), nil
+	case in.status == StatusUnsupported:
+		return nil, fmt.Errorf("checkpoint %s uses %s: %w", cp.Path, dir, in.err)
+	case errors.Is(in.err, ErrCorrupt):
+		return nil, fmt.Errorf("checkpoint %s uses %s, which is %s: %w", cp.Path, dir, in.status, in.err)
+	default:
+		return nil, fmt.Errorf("checkpoint %s uses %s, which is %s: %w: %w", cp.Path, dir, in.status, ErrCorrupt, in.err)
+	}
+}
+
+// usesString returns uses for messages: "chk-3, chk-4", or "none".
+func usesString(uses []string) string {
+	if len(uses) == 0 {
+		return "none"
+	}
+	return strings.Join(uses, ", ")
 }

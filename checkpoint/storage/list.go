@@ -18,6 +18,10 @@ type Info struct {
 	Files    int       // number of files stored in the directory
 	Status   Status
 	Reason   string // why Status is not StatusComplete; empty if it is
+	// Uses lists the directories of the checkpoints this one uses (see
+	// Checkpoint.Uses); from _metadata, so empty unless Status is
+	// StatusComplete.
+	Uses []string
 }
 
 // List describes every checkpoint and savepoint directory of the storage,
@@ -42,6 +46,7 @@ func (s *Storage) List(ctx context.Context) ([]Info, error) {
 		}
 		if in.status == StatusComplete {
 			info.Created = in.md.Created
+			info.Uses = in.md.Uses
 		} else {
 			info.Reason = in.err.Error()
 		}

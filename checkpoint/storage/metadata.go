@@ -9,11 +9,11 @@ import (
 	"time"
 )
 
-// The _metadata format, version 1. All integers little-endian; varint and
-// uvarint as in encoding/binary.
+// The _metadata format, versions 1 and 2. All integers little-endian;
+// varint and uvarint as in encoding/binary.
 //
 //	magic      8 bytes  "SLUICECP"
-//	version    uint16   1
+//	version    uint16   1 or 2
 //	id         varint
 //	kind       1 byte   1 checkpoint, 2 savepoint
 //	created    varint   unix milliseconds
@@ -21,21 +21,35 @@ import (
 //	  name     uvarint length, bytes
 //	  size     uvarint
 //	  crc32c   uint32
+//	nuses      uvarint  version 2 only
+//	  dir      uvarint length, bytes
 //	payload    uvarint length, bytes
 //	checksum   uint32   CRC-32C (Castagnoli) of every byte before it
+//
+// Version 2 adds the uses: the directory names ("chk-3") of the earlier
+// checkpoints in the same storage location whose state files this
+// checkpoint reads. EncodeMetadata writes version 1 when there are none, so
+// that readers of version 1 keep reading every checkpoint that does not
+// depend on others.
 //
 // A decoder of version v reads every version up to v and refuses newer ones
 // with ErrUnsupportedVersion after checking the checksum, which is always the
 // last four bytes.
 const (
-	metadataMagic   = "SLUICECP"
-	metadataVersion = uint16(1)
+	metadataMagic = "SLUICECP"
+	// metadataVersion is the newest format version, read and written.
+	metadataVersion = uint16(2)
+	// metadataVersionUses is the first version with the uses.
+	metadataVersionUses = uint16(2)
 
 	headerLen   = len(metadataMagic) + 2
 	checksumLen = 4
 	// minFileEntryLen is the smallest encoding of one file entry: a one-byte
 	// name with its length, a one-byte size and the CRC.
 	minFileEntryLen = 1 + 1 + 1 + 4
+	// minUseEntryLen is the smallest encoding of one use: "chk-0" with its
+	// length.
+	minUseEntryLen = 1 + len(checkpointPrefix) + 1
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -54,23 +68,39 @@ type Metadata struct {
 	Kind    Kind      // checkpoint or savepoint
 	Created time.Time // creation time, stored with millisecond precision
 	Files   []FileInfo
+	// Uses names the directories ("chk-3") of other checkpoints in the same
+	// storage location whose state files this checkpoint reads: each a
+	// checkpoint directory name of the layout (not a savepoint's), of a
+	// lower id than ID, listed once. Only checkpoints have uses; savepoints
+	// are self-contained. Empty for a checkpoint that reads only its own
+	// files.
+	Uses    []string
 	Payload []byte // the runtime's opaque metadata
 }
 
-// EncodeMetadata returns the _metadata encoding of m. It returns an error
-// if m is not valid: a negative id, an unknown kind, a file name refused by
-// ValidateFileName, a name listed twice or a negative size.
+// EncodeMetadata returns the _metadata encoding of m: format version 1 if
+// m.Uses is empty, else version 2. It returns an error if m is not valid: a
+// negative id, an unknown kind, a file name refused by ValidateFileName, a
+// name listed twice, a negative size, or a use that is not the directory
+// name of an older checkpoint, is listed twice or belongs to a savepoint.
 func EncodeMetadata(m Metadata) ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("encode metadata: %w", err)
 	}
-	n := headerLen + 3*binary.MaxVarintLen64 + 1 + checksumLen + len(m.Payload)
+	version := uint16(1)
+	if len(m.Uses) > 0 {
+		version = metadataVersionUses
+	}
+	n := headerLen + 4*binary.MaxVarintLen64 + 1 + checksumLen + len(m.Payload)
 	for _, f := range m.Files {
 		n += 2*binary.MaxVarintLen64 + len(f.Name) + 4
 	}
+	for _, u := range m.Uses {
+		n += binary.MaxVarintLen64 + len(u)
+	}
 	b := make([]byte, 0, n)
 	b = append(b, metadataMagic...)
-	b = binary.LittleEndian.AppendUint16(b, metadataVersion)
+	b = binary.LittleEndian.AppendUint16(b, version)
 	b = binary.AppendVarint(b, m.ID)
 	b = append(b, byte(m.Kind))
 	b = binary.AppendVarint(b, m.Created.UnixMilli())
@@ -80,6 +110,13 @@ func EncodeMetadata(m Metadata) ([]byte, error) {
 		b = append(b, f.Name...)
 		b = binary.AppendUvarint(b, uint64(f.Size))
 		b = binary.LittleEndian.AppendUint32(b, f.CRC32C)
+	}
+	if version >= metadataVersionUses {
+		b = binary.AppendUvarint(b, uint64(len(m.Uses)))
+		for _, u := range m.Uses {
+			b = binary.AppendUvarint(b, uint64(len(u)))
+			b = append(b, u...)
+		}
 	}
 	b = binary.AppendUvarint(b, uint64(len(m.Payload)))
 	b = append(b, m.Payload...)
@@ -107,15 +144,39 @@ func (m *Metadata) validate() error {
 			return fmt.Errorf("file %q: negative size %d", f.Name, f.Size)
 		}
 	}
+	return validateUses(m.ID, m.Kind, m.Uses)
+}
+
+// validateUses checks the uses of checkpoint id of the given kind: only
+// checkpoints have uses, each the directory name of an older checkpoint,
+// listed once.
+func validateUses(id int64, kind Kind, uses []string) error {
+	if len(uses) > 0 && kind != KindCheckpoint {
+		return fmt.Errorf("a %s cannot use other checkpoints (it lists %q): savepoints must be self-contained", kind, uses[0])
+	}
+	seen := make(map[string]struct{}, len(uses))
+	for _, u := range uses {
+		uid, ukind, ok := parseDir(u)
+		if !ok || ukind != KindCheckpoint {
+			return fmt.Errorf("uses %q: not a checkpoint directory name (%s<n>, n in decimal without padding)", u, checkpointPrefix)
+		}
+		if uid >= id {
+			return fmt.Errorf("uses %q: not older than checkpoint %d itself", u, id)
+		}
+		if _, dup := seen[u]; dup {
+			return fmt.Errorf("uses %q twice", u)
+		}
+		seen[u] = struct{}{}
+	}
 	return nil
 }
 
-// DecodeMetadata decodes a _metadata file. It returns an error wrapping
-// ErrCorrupt if b is not a valid encoding (wrong magic, checksum mismatch,
-// malformed or trailing fields, invalid content) and one wrapping
-// ErrUnsupportedVersion if b is intact but of a newer format version. It
-// never panics, and allocates at most in proportion to len(b). The returned
-// Metadata does not alias b; Created is in UTC.
+// DecodeMetadata decodes a _metadata file of format version 1 or 2. It
+// returns an error wrapping ErrCorrupt if b is not a valid encoding (wrong
+// magic, checksum mismatch, malformed or trailing fields, invalid content)
+// and one wrapping ErrUnsupportedVersion if b is intact but of a newer
+// format version. It never panics, and allocates at most in proportion to
+// len(b). The returned Metadata does not alias b; Created is in UTC.
 func DecodeMetadata(b []byte) (Metadata, error) {
 	if len(b) < headerLen+checksumLen {
 		return Metadata{}, corruptf("metadata too short (%d bytes)", len(b))
@@ -127,7 +188,8 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 	if got := crc32.Checksum(body, castagnoli); got != sum {
 		return Metadata{}, corruptf("metadata checksum mismatch (stored %08x, computed %08x)", sum, got)
 	}
-	switch v := binary.LittleEndian.Uint16(b[len(metadataMagic):]); {
+	v := binary.LittleEndian.Uint16(b[len(metadataMagic):])
+	switch {
 	case v == 0:
 		return Metadata{}, corruptf("metadata format version 0")
 	case v > metadataVersion:
@@ -154,6 +216,20 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 			f.Size = int64(size)
 			f.CRC32C = d.uint32("file crc32c")
 			m.Files = append(m.Files, f)
+		}
+	}
+	if v >= metadataVersionUses {
+		nuses := d.uvarint("use count")
+		if d.err == nil && nuses > uint64(len(d.b)/minUseEntryLen) {
+			d.fail(fmt.Errorf("use count %d exceeds what %d remaining bytes can hold", nuses, len(d.b)))
+		}
+		if d.err == nil && nuses > 0 {
+			m.Uses = make([]string, 0, nuses)
+			for i := uint64(0); i < nuses && d.err == nil; i++ {
+				if u := d.bytes("used directory"); d.err == nil {
+					m.Uses = append(m.Uses, string(u))
+				}
+			}
 		}
 	}
 	if p := d.bytes("payload"); len(p) > 0 {

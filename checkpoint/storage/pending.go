@@ -10,8 +10,9 @@ import (
 	"time"
 )
 
-// Pending is a checkpoint being written: create its state files, then
-// Commit it or Abort it. It is safe for concurrent use.
+// Pending is a checkpoint being written: create its state files, declare
+// the earlier checkpoints it reads with Use, then Commit it or Abort it. It
+// is safe for concurrent use.
 type Pending struct {
 	s    *Storage
 	b    backend
@@ -19,9 +20,12 @@ type Pending struct {
 	kind Kind
 	dir  string
 
-	mu    sync.Mutex
-	state pendingState
-	files map[string]*fileRecord
+	mu     sync.Mutex
+	state  pendingState
+	files  map[string]*fileRecord
+	uses   []string            // valid uses declared with Use, in order
+	useSet map[string]struct{} // every name given to Use
+	useErr error               // the first invalid name given to Use
 }
 
 type pendingState uint8
@@ -191,10 +195,73 @@ func (p *Pending) fileClosed(name string, info FileInfo, err error) error {
 	return nil
 }
 
+// Use declares that the checkpoint reads state files of the earlier
+// checkpoints in dirs: directory names of this storage such as "chk-3".
+// Commit records them in _metadata (see Checkpoint.Uses and
+// Storage.LoadUsed), and from the call on Retain keeps them, and
+// transitively the checkpoints they use, while the Pending is open. A name
+// already given is ignored. A name that is not the directory name of a
+// checkpoint older than this one, or any name for a savepoint (savepoints
+// are self-contained), makes Commit fail. Use may be called several times
+// and concurrently with the writing of state files; once the Pending is
+// committed, failed or aborted it has no effect.
+func (p *Pending) Use(dirs ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.state != pendingOpen {
+		return
+	}
+	added := false
+	for _, dir := range dirs {
+		if _, dup := p.useSet[dir]; dup {
+			continue
+		}
+		if p.useSet == nil {
+			p.useSet = make(map[string]struct{})
+		}
+		p.useSet[dir] = struct{}{}
+		if err := validateUses(p.id, p.kind, []string{dir}); err != nil {
+			if p.useErr == nil {
+				p.useErr = err
+			}
+			continue
+		}
+		p.uses = append(p.uses, dir)
+		added = true
+	}
+	if added {
+		p.s.declareUses(p.dir, slices.Clone(p.uses))
+	}
+}
+
+// checkUses makes sure that every checkpoint in uses is complete, so that
+// no checkpoint is committed that cannot be restored. Retain keeps them
+// from the moment they were declared (declareUses), so once this check
+// passed they stay. p.mu must be held.
+func (p *Pending) checkUses(ctx context.Context, uses []string) error {
+	for _, dir := range uses {
+		if p.s.isBusy(dir) {
+			return fmt.Errorf("uses %s, which is pending or being deleted", p.b.dirLocation(dir))
+		}
+		in, err := inspect(ctx, p.b, dir)
+		switch {
+		case err != nil:
+			return fmt.Errorf("check used checkpoint %s: %w", in.path, err)
+		case len(in.entries) == 0:
+			return fmt.Errorf("uses %s, which is missing: %w: no such checkpoint directory, or it is empty", in.path, ErrNotFound)
+		case in.status != StatusComplete:
+			return fmt.Errorf("uses %s, which is %s: %w", in.path, in.status, in.err)
+		}
+	}
+	return nil
+}
+
 // Commit completes the checkpoint: it writes _metadata, listing every state
-// file with its size and CRC-32C together with payload (the runtime's
-// opaque metadata), last and atomically. Every FileWriter created must have
-// been closed without error, else Commit fails and the Pending stays open.
+// file with its size and CRC-32C and the checkpoints declared with Use
+// (sorted by id) together with payload (the runtime's opaque metadata),
+// last and atomically. Every FileWriter created must have been closed
+// without error, and every used checkpoint must be complete, else Commit
+// fails and the Pending stays open.
 // If writing _metadata fails, Commit makes sure as far as it can that no
 // complete checkpoint is left behind; the Pending then only accepts Abort,
 // which deletes the directory. The encoded _metadata, payload included, is
@@ -216,11 +283,24 @@ func (p *Pending) Commit(ctx context.Context, payload []byte) (*Checkpoint, erro
 		files = append(files, rec.info)
 	}
 	slices.SortFunc(files, func(a, b FileInfo) int { return cmp.Compare(a.Name, b.Name) })
+	if p.useErr != nil {
+		return nil, fmt.Errorf("commit %s: %w", p.Path(), p.useErr)
+	}
+	uses := slices.Clone(p.uses)
+	slices.SortFunc(uses, func(a, b string) int {
+		ida, _, _ := parseDir(a)
+		idb, _, _ := parseDir(b)
+		return cmp.Compare(ida, idb)
+	})
+	if err := p.checkUses(ctx, uses); err != nil {
+		return nil, fmt.Errorf("commit %s: %w", p.Path(), err)
+	}
 	md := Metadata{
 		ID:      p.id,
 		Kind:    p.kind,
 		Created: time.UnixMilli(p.s.now().UnixMilli()).UTC(),
 		Files:   files,
+		Uses:    uses,
 		Payload: slices.Clone(payload),
 	}
 	data, err := EncodeMetadata(md)
@@ -238,7 +318,7 @@ func (p *Pending) Commit(ctx context.Context, payload []byte) (*Checkpoint, erro
 	p.s.release(p.dir)
 	return &Checkpoint{
 		ID: md.ID, Kind: md.Kind, Dir: p.dir, Path: p.Path(), Created: md.Created,
-		Files: md.Files, Payload: md.Payload, b: p.b,
+		Files: md.Files, Uses: md.Uses, Payload: md.Payload, b: p.b,
 	}, nil
 }
 

@@ -4,33 +4,54 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Retain deletes every complete checkpoint but the newest n (n >= 1), and
 // every partial or corrupt checkpoint directory older than the newest
-// complete checkpoint. It never deletes savepoints, directories pending in
-// this Storage, partial or corrupt checkpoints newer than the newest complete
-// one (they may be in progress, or worth a look), nor a checkpoint of a newer
-// metadata version among the newest n. Each directory's _metadata is deleted
-// before the rest, so an interrupted deletion leaves a partial directory,
-// never a corrupt one. Retain logs each deletion at level Info and goes on
-// after a failed deletion, returning all errors joined.
+// complete checkpoint, except the checkpoints that a kept one uses.
+//
+// A checkpoint kept is used when its directory is listed in the Uses of a
+// kept checkpoint or declared with Pending.Use by a checkpoint pending in
+// this Storage, transitively: what a used checkpoint uses is kept too,
+// whatever its age. A used directory is never deleted, not even when it is
+// partial or corrupt: Retain logs that at level Warn, naming the checkpoint
+// that uses it, and restoring that checkpoint will fail (see LoadUsed). A
+// used directory that is missing is logged at level Warn as well. Once a
+// directory is no longer used by any kept checkpoint, the usual rules apply
+// to it again.
+//
+// Retain never deletes savepoints, directories pending in this Storage,
+// partial or corrupt checkpoints newer than the newest complete one (they may
+// be in progress, or worth a look), nor a checkpoint of a newer metadata
+// version among the newest n; as the uses of such a checkpoint cannot be
+// read, Retain then deletes nothing older than it. Each directory's
+// _metadata is deleted before the rest, so an interrupted deletion leaves a
+// partial directory, never a corrupt one. Retain logs each deletion at level
+// Info and goes on after a failed deletion, returning all errors joined.
 func (s *Storage) Retain(ctx context.Context, n int) error {
 	if n < 1 {
 		return fmt.Errorf("retain %d checkpoints: at least one must be kept", n)
 	}
+	// Taken before listing: a checkpoint used by a pending one was complete
+	// before it was declared, so the listing finds it.
+	usedBy := s.pendingUses() // used directory -> a checkpoint that uses it
 	refs, err := s.layoutDirs(ctx)
 	if err != nil {
 		return fmt.Errorf("retain checkpoints in %s: %w", s.loc, err)
 	}
 	var errs []error
 	complete := 0
+	unreadable := "" // a kept checkpoint whose uses cannot be read
+	// Newest first: a checkpoint only uses older ones, so every checkpoint
+	// that may use a directory has been seen when it is reached.
 	for i := len(refs) - 1; i >= 0; i-- {
 		ref := refs[i]
-		if ref.kind != KindCheckpoint {
+		if ref.kind != KindCheckpoint || unreadable != "" {
 			continue
 		}
-		if complete >= n {
+		user, used := usedBy[ref.dir]
+		if complete >= n && !used {
 			errs = append(errs, s.remove(ctx, ref.dir, fmt.Sprintf("older than the newest %d complete checkpoints", n)))
 			continue
 		}
@@ -44,14 +65,49 @@ func (s *Storage) Retain(ctx context.Context, n int) error {
 		}
 		switch in.status {
 		case StatusComplete:
+			if used && complete >= n {
+				s.log.Debug("checkpoint storage: keeping an older checkpoint used by a kept one",
+					"dir", in.path, "used_by", user)
+			}
 			complete++
+			for _, u := range in.md.Uses {
+				if _, ok := usedBy[u]; !ok {
+					usedBy[u] = ref.dir
+				}
+			}
 		case StatusPartial, StatusCorrupt:
-			if complete > 0 {
+			switch {
+			case used:
+				s.log.Warn("checkpoint storage: keeping a used checkpoint that is "+in.status.String()+"; restoring the checkpoint that uses it will fail",
+					"dir", in.path, "used_by", user, "status", in.status.String(), "reason", in.err.Error())
+			case complete > 0:
 				errs = append(errs, s.remove(ctx, ref.dir, in.status.String()+" and older than the newest complete checkpoint"))
 			}
+		case StatusUnsupported:
+			unreadable = ref.dir
+			s.log.Warn("checkpoint storage: keeping every older checkpoint: a kept checkpoint has metadata of a newer format version, whose uses this build cannot read",
+				"dir", in.path, "reason", in.err.Error())
 		}
 	}
+	if unreadable == "" {
+		s.warnMissingUses(refs, usedBy)
+	}
 	return errors.Join(errs...)
+}
+
+// warnMissingUses logs every used directory that the listing did not find.
+func (s *Storage) warnMissingUses(refs []dirRef, usedBy map[string]string) {
+	var missing []string
+	for dir := range usedBy {
+		if !slices.ContainsFunc(refs, func(r dirRef) bool { return r.dir == dir }) {
+			missing = append(missing, dir)
+		}
+	}
+	slices.Sort(missing)
+	for _, dir := range missing {
+		s.log.Warn("checkpoint storage: a kept checkpoint uses a checkpoint that is missing; restoring it will fail",
+			"dir", s.b.dirLocation(dir), "used_by", usedBy[dir])
+	}
 }
 
 func (s *Storage) isBusy(dir string) bool {
@@ -61,13 +117,32 @@ func (s *Storage) isBusy(dir string) bool {
 	return ok
 }
 
-// remove deletes a checkpoint directory, _metadata first, unless it is
-// pending or already being deleted.
-func (s *Storage) remove(ctx context.Context, dir, why string) error {
-	if err := s.reserve(dir); err != nil {
-		if errors.Is(err, ErrExists) {
-			return nil // pending: not ours to delete
+// reserveRemoval marks dir as being deleted. ok is false, without error, if
+// dir is pending, already being deleted or used by a pending checkpoint.
+func (s *Storage) reserveRemoval(dir string) (ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, fmt.Errorf("checkpoint storage %s is closed", s.loc)
+	}
+	if _, busy := s.busy[dir]; busy {
+		return false, nil
+	}
+	for _, uses := range s.uses {
+		if slices.Contains(uses, dir) {
+			return false, nil
 		}
+	}
+	s.busy[dir] = struct{}{}
+	return true, nil
+}
+
+// remove deletes a checkpoint directory, _metadata first, unless it is
+// pending, already being deleted or used by a pending checkpoint (declared
+// since Retain looked).
+func (s *Storage) remove(ctx context.Context, dir, why string) error {
+	ok, err := s.reserveRemoval(dir)
+	if !ok {
 		return err
 	}
 	defer s.release(dir)

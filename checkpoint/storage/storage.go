@@ -23,6 +23,7 @@ type Storage struct {
 
 	mu     sync.Mutex
 	busy   map[string]struct{} // directories pending or being deleted by Retain
+	uses   map[string][]string // valid uses declared by pending checkpoints, by their directory
 	closed bool
 }
 
@@ -96,7 +97,7 @@ func OpenBucket(bucket *blob.Bucket, location string, opts ...Option) (*Storage,
 }
 
 func newStorage(b backend, loc string, u *url.URL, cfg config) *Storage {
-	return &Storage{b: b, loc: loc, url: u, log: cfg.logger, now: cfg.now, busy: make(map[string]struct{})}
+	return &Storage{b: b, loc: loc, url: u, log: cfg.logger, now: cfg.now, busy: make(map[string]struct{}), uses: make(map[string][]string)}
 }
 
 // Location returns the location of the storage in normal form: an absolute
@@ -134,9 +135,33 @@ func (s *Storage) reserve(dir string) error {
 	return nil
 }
 
-// release undoes reserve.
+// release undoes reserve, and forgets the uses declared by a pending
+// checkpoint in dir.
 func (s *Storage) release(dir string) {
 	s.mu.Lock()
 	delete(s.busy, dir)
+	delete(s.uses, dir)
 	s.mu.Unlock()
+}
+
+// declareUses records that the pending checkpoint in dir uses the
+// checkpoints in uses, so that Retain keeps them.
+func (s *Storage) declareUses(dir string, uses []string) {
+	s.mu.Lock()
+	s.uses[dir] = uses
+	s.mu.Unlock()
+}
+
+// pendingUses returns, for each directory used by a pending checkpoint, a
+// description of one such checkpoint for messages.
+func (s *Storage) pendingUses() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used := make(map[string]string)
+	for dir, uses := range s.uses {
+		for _, u := range uses {
+			used[u] = dir + " (pending)"
+		}
+	}
+	return used
 }

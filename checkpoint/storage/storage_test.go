@@ -514,7 +514,7 @@ func TestLatestRefusesNewerVersion(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		commit(t, f.s, 1, storage.KindCheckpoint, twoFiles, "")
 		commit(t, f.s, 2, storage.KindCheckpoint, twoFiles, "")
-		f.write(t, "chk-2/_metadata", withVersion(f.read(t, "chk-2/_metadata"), 2))
+		f.write(t, "chk-2/_metadata", withVersion(f.read(t, "chk-2/_metadata"), unsupportedVersion))
 		cp, _, err := f.s.Latest(context.Background())
 		if cp != nil || !errors.Is(err, storage.ErrUnsupportedVersion) {
 			t.Fatalf("Latest = %v, %v; want ErrUnsupportedVersion", cp, err)

@@ -113,7 +113,7 @@ func (in inspection) fail(st Status, err error) inspection {
 func (in *inspection) checkpoint(b backend) *Checkpoint {
 	return &Checkpoint{
 		ID: in.md.ID, Kind: in.md.Kind, Dir: in.dir, Path: in.path, Created: in.md.Created,
-		Files: in.md.Files, Payload: in.md.Payload, b: b,
+		Files: in.md.Files, Uses: in.md.Uses, Payload: in.md.Payload, b: b,
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -37,7 +38,7 @@ func (a *app) checkpoints(args []string) int {
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tKIND\tTIME\tSIZE\tFILES\tSTATUS\tPATH")
+	fmt.Fprintln(tw, "ID\tKIND\tTIME\tSIZE\tFILES\tSTATUS\tUSES\tPATH")
 	for _, in := range infos {
 		t := in.Created
 		if t.IsZero() {
@@ -47,7 +48,13 @@ func (a *app) checkpoints(args []string) int {
 		if !t.IsZero() {
 			ts = t.Local().Format("2006-01-02 15:04:05")
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", in.ID, in.Kind, ts, humanBytes(in.Size), in.Files, in.Status, in.Path)
+		// The checkpoints whose state files this one reads (incremental
+		// checkpoints), e.g. "chk-3,chk-4".
+		uses := "-"
+		if len(in.Uses) > 0 {
+			uses = strings.Join(in.Uses, ",")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", in.ID, in.Kind, ts, humanBytes(in.Size), in.Files, in.Status, uses, in.Path)
 	}
 	tw.Flush()
 	for _, in := range infos {

@@ -410,6 +410,15 @@ func TestCheckpointsCommand(t *testing.T) {
 	if _, err := p.Commit(ctx, []byte("payload")); err != nil {
 		t.Fatal(err)
 	}
+	// An incremental checkpoint: it reads state files of chk-1.
+	p, err = st.Begin(ctx, 3, storage.KindCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Use("chk-1")
+	if _, err := p.Commit(ctx, []byte("payload")); err != nil {
+		t.Fatal(err)
+	}
 	st.Close()
 	// A partial checkpoint: state files, no _metadata.
 	os.MkdirAll(filepath.Join(dir, "chk-2"), 0o755)
@@ -420,16 +429,22 @@ func TestCheckpointsCommand(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) < 4 {
+	if len(lines) < 5 {
 		t.Fatalf("output:\n%s", out)
 	}
-	row := regexp.MustCompile(`^(\d+)\s+(\w+)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+([\d.]+ \w?i?B)\s+(\d+)\s+(\w+)\s+(\S+)$`)
-	m1, m2 := row.FindStringSubmatch(lines[1]), row.FindStringSubmatch(lines[2])
-	if m1 == nil || m1[1] != "1" || m1[2] != "checkpoint" || m1[6] != "complete" || !strings.HasSuffix(m1[7], "chk-1") {
-		t.Errorf("complete row %q", lines[1])
+	if !regexp.MustCompile(`^ID\s+KIND\s+TIME\s+SIZE\s+FILES\s+STATUS\s+USES\s+PATH$`).MatchString(lines[0]) {
+		t.Errorf("header %q", lines[0])
 	}
-	if m2 == nil || m2[1] != "2" || m2[6] != "partial" {
+	row := regexp.MustCompile(`^(\d+)\s+(\w+)\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\s+([\d.]+ \w?i?B)\s+(\d+)\s+(\w+)\s+(\S+)\s+(\S+)$`)
+	m1, m2, m3 := row.FindStringSubmatch(lines[1]), row.FindStringSubmatch(lines[2]), row.FindStringSubmatch(lines[3])
+	if m1 == nil || m1[1] != "1" || m1[2] != "checkpoint" || m1[6] != "complete" || m1[7] != "-" || !strings.HasSuffix(m1[8], "chk-1") {
+		t.Fatalf("complete row %q", lines[1])
+	}
+	if m2 == nil || m2[1] != "2" || m2[6] != "partial" || m2[7] != "-" {
 		t.Errorf("partial row %q", lines[2])
+	}
+	if m3 == nil || m3[1] != "3" || m3[6] != "complete" || m3[7] != "chk-1" || !strings.HasSuffix(m3[8], "chk-3") {
+		t.Errorf("incremental row %q", lines[3])
 	}
 	if n, _ := strconv.Atoi(m1[5]); n != 2 {
 		t.Errorf("complete checkpoint has %s files, want 2 (state and _metadata)", m1[5])
