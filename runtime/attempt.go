@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ type attempt struct {
 	storedPaths               map[int64]string
 	stopReqs                  []controlReq
 	failure                   error
+	completed                 completedSet // checkpoints completed, for incremental snapshots
 }
 
 // checkpointRun is the bookkeeping of one checkpoint in progress.
@@ -60,9 +62,10 @@ type checkpointRun struct {
 	enums   map[string][]byte
 	// unaligned counts the subtasks that took the checkpoint unaligned;
 	// inflight the in-flight records they stored.
-	unaligned int
-	inflight  int64
-	started   time.Time // when the coordinator triggered it
+	unaligned  int
+	inflight   int64
+	keyedBytes int64     // bytes of keyed-state files written
+	started    time.Time // when the coordinator triggered it
 }
 
 type subtaskState struct {
@@ -307,15 +310,13 @@ func (a *attempt) writeSnapshot(t *task, b Barrier, snaps []OperatorSnapshot, ch
 		st := &subtaskState{vertex: t.v.ID, subtask: t.subtask}
 		var failed error
 		metas := make([]opStateMeta, len(snaps))
+		incremental := a.incremental(b)
 		for i, s := range snaps {
 			spec := t.v.Ops[i]
 			om := opStateMeta{UID: spec.UID, Subtask: t.subtask, Lists: s.Lists, Unions: s.Unions}
 			if s.Keyed != nil {
 				if failed == nil {
-					kg := state.RangeForSubtask(t.v.MaxParallelism, t.v.Parallelism, t.subtask)
-					name := fmt.Sprintf("%s-%d.keyed", fileSafe(spec.UID), t.subtask)
-					failed = writeKeyed(a.ctx, b.run.pending, name, s.Keyed)
-					om.KeyedFile, om.KeyGroupStart, om.KeyGroupEnd = name, kg.Start, kg.End
+					failed = a.writeKeyedState(t, i, b, s.Keyed, incremental, &om)
 				}
 				s.Keyed.Release()
 			}
@@ -392,21 +393,70 @@ func (a *attempt) writeChannelState(t *task, b Barrier, cs *channelState, head *
 	return nil
 }
 
-func writeKeyed(ctx context.Context, p *storage.Pending, name string, snap KeyedSnapshot) error {
-	w, err := p.Create(ctx, name)
+// writeKeyedState writes the keyed snapshot of operator i of t and fills
+// in its part of om; a delta lists the files it builds on.
+func (a *attempt) writeKeyedState(t *task, i int, b Barrier, snap KeyedSnapshot, incremental bool, om *opStateMeta) error {
+	var chain []keyedRef
+	var prev keyedChain
+	if snap.Delta() {
+		var err error
+		if chain, prev, err = t.inc.base(i); err != nil {
+			return err
+		}
+		// From now on retention keeps the files the delta builds on.
+		for _, ref := range chain {
+			b.run.pending.Use(ref.Dir)
+		}
+	}
+	kg := state.RangeForSubtask(t.v.MaxParallelism, t.v.Parallelism, t.subtask)
+	name := fmt.Sprintf("%s-%d.keyed", fileSafe(t.v.Ops[i].UID), t.subtask)
+	n, err := writeKeyed(a.ctx, b.run.pending, name, snap)
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriterSize(w, 256<<10)
+	b.run.mu.Lock()
+	b.run.keyedBytes += n
+	b.run.mu.Unlock()
+	om.KeyedFile, om.KeyGroupStart, om.KeyGroupEnd, om.KeyedChain = name, kg.Start, kg.End, chain
+	if incremental {
+		t.inc.wrote(i, b.ID, b.run.pending.Dir(), name, chain, prev, n, a.cfg.Checkpoint.MaxDeltas)
+	}
+	return nil
+}
+
+// writeKeyed writes snap as the file name of p and returns its size.
+func writeKeyed(ctx context.Context, p *storage.Pending, name string, snap KeyedSnapshot) (int64, error) {
+	w, err := p.Create(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	cw := &countingWriter{w: w}
+	bw := bufio.NewWriterSize(cw, 256<<10)
 	if _, err := snap.WriteTo(bw); err != nil {
 		w.Close()
-		return err
+		return 0, err
 	}
 	if err := bw.Flush(); err != nil {
 		w.Close()
-		return err
+		return 0, err
 	}
-	return w.Close()
+	return cw.n, w.Close()
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// incremental reports whether keyed state is snapshot incrementally for b.
+func (a *attempt) incremental(b Barrier) bool {
+	return a.cfg.Checkpoint.Incremental && b.Kind != KindSavepoint
 }
 
 func fileSafe(s string) string {
@@ -463,7 +513,8 @@ func (a *attempt) run() (err error) {
 		a.coord = c
 	}
 	if a.restored != nil {
-		a.j.emit(JobEvent{Kind: "restored", CheckpointID: a.restored.id, Path: a.restored.path, InflightRecords: a.restored.inflightRecords()})
+		a.j.emit(JobEvent{Kind: "restored", CheckpointID: a.restored.id, Path: a.restored.path, InflightRecords: a.restored.inflightRecords(),
+			KeyedDeltas: a.restored.keyedDeltas()})
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -719,6 +770,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 		delete(a.storedPaths, x.ID)
 		return nil
 	}
+	a.completed.add(x.ID)
 	if h := a.cfg.Hooks.CheckpointCompleted; h != nil {
 		h(x.ID, toKind(x.Kind))
 	}
@@ -732,18 +784,26 @@ func (a *attempt) complete(x coordinator.Complete) error {
 			}
 		}
 	}
-	var unaligned int
-	var inflight int64
+	var unaligned, deltas int
+	var inflight, keyedBytes int64
 	var took time.Duration
 	if r := a.runs[x.ID]; r != nil {
 		r.mu.Lock()
-		unaligned, inflight = r.unaligned, r.inflight
+		unaligned, inflight, keyedBytes = r.unaligned, r.inflight, r.keyedBytes
+		for _, st := range r.states {
+			for _, om := range st.ops {
+				if len(om.KeyedChain) > 0 {
+					deltas++
+				}
+			}
+		}
 		r.mu.Unlock()
 		took = time.Since(r.started)
 	}
 	a.logger.Info("checkpoint completed", "checkpoint", x.ID, "kind", toKind(x.Kind).String(), "path", path,
-		"duration", took, "unalignedSubtasks", unaligned, "inflightRecords", inflight)
-	a.j.emit(JobEvent{Kind: "checkpoint-completed", CheckpointID: x.ID, Path: path, Duration: took, Unaligned: unaligned, InflightRecords: inflight})
+		"duration", took, "unalignedSubtasks", unaligned, "inflightRecords", inflight, "keyedBytes", keyedBytes, "keyedDeltas", deltas)
+	a.j.emit(JobEvent{Kind: "checkpoint-completed", CheckpointID: x.ID, Path: path, Duration: took, Unaligned: unaligned, InflightRecords: inflight,
+		KeyedDeltas: deltas, KeyedBytes: keyedBytes})
 	if req, ok := a.requests[x.ID]; ok {
 		req.reply <- savepointResult{path: path}
 		delete(a.requests, x.ID)

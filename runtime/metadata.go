@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/sluicehq/sluice/checkpoint/storage"
 	"github.com/sluicehq/sluice/state"
@@ -25,12 +26,15 @@ type jobMetadata struct {
 }
 
 // jobMetadataVersion is the version written for checkpoints without
-// in-flight records; jobMetadataVersionInflight for those with: a sluice
-// that does not know in-flight records refuses them instead of silently
-// restoring without them.
+// in-flight records or incremental keyed state; jobMetadataVersionInflight
+// for those with in-flight records, jobMetadataVersionIncremental for those
+// with incremental keyed state (and perhaps in-flight records): a sluice
+// that does not know them refuses them instead of silently restoring
+// without them.
 const (
-	jobMetadataVersion         = 1
-	jobMetadataVersionInflight = 2
+	jobMetadataVersion            = 1
+	jobMetadataVersionInflight    = 2
+	jobMetadataVersionIncremental = 3
 )
 
 type opMetadata struct {
@@ -42,9 +46,12 @@ type opMetadata struct {
 
 // opStateMeta is one operator subtask's state.
 type opStateMeta struct {
-	UID           string              `json:"-"`
-	Subtask       int                 `json:"subtask"`
-	KeyedFile     string              `json:"keyedFile,omitempty"`
+	UID       string `json:"-"`
+	Subtask   int    `json:"subtask"`
+	KeyedFile string `json:"keyedFile,omitempty"`
+	// KeyedChain lists, for an incremental snapshot, the files of earlier
+	// checkpoints it builds on, oldest (the full one) first.
+	KeyedChain    []keyedRef          `json:"keyedChain,omitempty"`
 	KeyGroupStart int                 `json:"kgStart,omitempty"`
 	KeyGroupEnd   int                 `json:"kgEnd,omitempty"`
 	Lists         map[string][][]byte `json:"lists,omitempty"`
@@ -100,7 +107,10 @@ func encodeJobMetadata(plan *Plan, r *checkpointRun) ([]byte, error) {
 		sort.Slice(om.Subtasks, func(i, j int) bool { return om.Subtasks[i].Subtask < om.Subtasks[j].Subtask })
 		for _, s := range om.Subtasks {
 			if s.InflightFile != "" {
-				m.Version = jobMetadataVersionInflight
+				m.Version = max(m.Version, jobMetadataVersionInflight)
+			}
+			if len(s.KeyedChain) > 0 {
+				m.Version = jobMetadataVersionIncremental
 			}
 		}
 	}
@@ -112,8 +122,8 @@ func decodeJobMetadata(b []byte) (*jobMetadata, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("decode job metadata: %w", err)
 	}
-	if m.Version != jobMetadataVersion && m.Version != jobMetadataVersionInflight {
-		return nil, fmt.Errorf("job metadata version %d is not supported (this sluice reads versions %d and %d)", m.Version, jobMetadataVersion, jobMetadataVersionInflight)
+	if m.Version < jobMetadataVersion || m.Version > jobMetadataVersionIncremental {
+		return nil, fmt.Errorf("job metadata version %d is not supported (this sluice reads versions %d to %d)", m.Version, jobMetadataVersion, jobMetadataVersionIncremental)
 	}
 	for uid, om := range m.Operators {
 		if om == nil {
@@ -125,6 +135,14 @@ func decodeJobMetadata(b []byte) (*jobMetadata, error) {
 		for _, s := range om.Subtasks {
 			if s.KeyedFile != "" && (s.KeyGroupStart < 0 || s.KeyGroupEnd > om.MaxParallelism || s.KeyGroupStart > s.KeyGroupEnd) {
 				return nil, fmt.Errorf("job metadata: operator %q subtask %d has key groups [%d,%d)", uid, s.Subtask, s.KeyGroupStart, s.KeyGroupEnd)
+			}
+			if len(s.KeyedChain) > 0 && (s.KeyedFile == "" || m.Version < jobMetadataVersionIncremental) {
+				return nil, fmt.Errorf("job metadata: operator %q subtask %d: an incremental chain of %d files for keyed file %q in version %d metadata", uid, s.Subtask, len(s.KeyedChain), s.KeyedFile, m.Version)
+			}
+			for _, ref := range s.KeyedChain {
+				if err := storage.ValidateFileName(ref.File); err != nil || ref.Dir == "" {
+					return nil, fmt.Errorf("job metadata: operator %q subtask %d: bad incremental chain entry %q/%q", uid, s.Subtask, ref.Dir, ref.File)
+				}
 			}
 			if (s.InflightFile == "") != (len(s.Inflight) == 0) {
 				return nil, fmt.Errorf("job metadata: operator %q subtask %d: in-flight file %q with %d sections", uid, s.Subtask, s.InflightFile, len(s.Inflight))
@@ -150,6 +168,44 @@ type restoredJob struct {
 	store *storage.Storage
 	meta  *jobMetadata
 	ctx   context.Context
+
+	mu   sync.Mutex
+	used map[string]*storage.Checkpoint // earlier checkpoints of incremental chains, by directory
+}
+
+// keyedDeltas counts the keyed-state files of the checkpoint that are
+// incremental deltas.
+func (r *restoredJob) keyedDeltas() int {
+	n := 0
+	for _, om := range r.meta.Operators {
+		for _, s := range om.Subtasks {
+			if len(s.KeyedChain) > 0 {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// openUsed opens a file of an earlier checkpoint that cp's incremental
+// keyed state builds on.
+func (r *restoredJob) openUsed(ref keyedRef) (io.ReadCloser, error) {
+	r.mu.Lock()
+	cp, ok := r.used[ref.Dir]
+	r.mu.Unlock()
+	if !ok {
+		var err error
+		if cp, err = r.store.LoadUsed(r.ctx, r.cp, ref.Dir); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		if r.used == nil {
+			r.used = map[string]*storage.Checkpoint{}
+		}
+		r.used[ref.Dir] = cp
+		r.mu.Unlock()
+	}
+	return r.store.OpenFile(r.ctx, cp, ref.File)
 }
 
 func (a *attempt) loadRestore(from string) (*restoredJob, error) {
@@ -233,6 +289,11 @@ func (r *restoredJob) forSubtask(uid string, subtask, par int, kgs state.KeyGrou
 	lists := map[string][][]byte{}
 	for _, s := range om.Subtasks {
 		if s.KeyedFile != "" && s.KeyGroupStart < kgs.End && kgs.Start < s.KeyGroupEnd {
+			for _, ref := range s.KeyedChain {
+				rs.KeyedFiles = append(rs.KeyedFiles, func() (io.ReadCloser, error) {
+					return r.openUsed(ref)
+				})
+			}
 			name := s.KeyedFile
 			rs.KeyedFiles = append(rs.KeyedFiles, func() (io.ReadCloser, error) {
 				return r.store.OpenFile(r.ctx, r.cp, name)

@@ -64,13 +64,21 @@ type CheckpointInfo struct {
 	ID        int64
 	Timestamp int64
 	Kind      CheckpointKind
+	// Incremental asks keyed operators for an incremental snapshot
+	// (state.KeyedBackend.IncrementalSnapshot), and NewChain for one that
+	// starts a new chain: call ResetIncremental first. Both are false for
+	// savepoints and without CheckpointConfig.Incremental.
+	Incremental, NewChain bool
 }
 
 // KeyedSnapshot is the asynchronous part of a keyed state snapshot
-// (implemented by *state.Snapshot).
+// (implemented by *state.Snapshot). Delta reports whether it holds only the
+// changes since the operator's previous incremental snapshot, whose file,
+// and the files that one builds on, the runtime then keeps referring to.
 type KeyedSnapshot interface {
 	WriteTo(w io.Writer) (int64, error)
 	Release()
+	Delta() bool
 }
 
 // OperatorSnapshot collects what one operator subtask contributes to a

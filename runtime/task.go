@@ -25,6 +25,7 @@ type task struct {
 	ops     []Operator
 	names   []string
 	current int // operator under execution, for panic attribution
+	inc     incrementalState
 
 	gates     []inputGate
 	chanGate  []int // channel -> gate
@@ -512,6 +513,10 @@ func (t *task) checkpoint(b Barrier, unaligned bool) error {
 		t.finalSeen = b.ID
 	}
 	info := CheckpointInfo{ID: b.ID, Timestamp: b.Timestamp, Kind: b.Kind}
+	if t.att.incremental(b) {
+		info.Incremental = true
+		info.NewChain = t.inc.next(b.ID, t.att.completed.has)
+	}
 	snaps := make([]OperatorSnapshot, len(t.ops))
 	for i, op := range t.ops {
 		if s, ok := op.(Snapshotter); ok {

@@ -56,8 +56,16 @@ func (c *keyedCore[K]) open(rc *runtime.OperatorContext) error {
 	return nil
 }
 
-func (c *keyedCore[K]) SnapshotState(_ runtime.CheckpointInfo, snap *runtime.OperatorSnapshot) error {
-	snap.Keyed = c.b.Snapshot()
+func (c *keyedCore[K]) SnapshotState(info runtime.CheckpointInfo, snap *runtime.OperatorSnapshot) error {
+	switch {
+	case !info.Incremental:
+		snap.Keyed = c.b.Snapshot()
+	default:
+		if info.NewChain {
+			c.b.ResetIncremental()
+		}
+		snap.Keyed = c.b.IncrementalSnapshot()
+	}
 	return nil
 }
 

@@ -79,6 +79,79 @@ func TestRecoveryExactlyOnceInProcess(t *testing.T) {
 	}
 }
 
+// TestRecoveryIncremental is the in-process fault-injection test with
+// incremental checkpoints, kept in a local directory with retention of one
+// checkpoint (so retention must keep the checkpoints a kept one builds
+// on): the output equals the failure-free one, checkpoints were written
+// as deltas, and restores read delta chains, also at another parallelism.
+func TestRecoveryIncremental(t *testing.T) {
+	const n, keys = 60000, 3000
+	for _, tc := range []struct {
+		p, p2     int
+		maxDeltas int
+	}{{1, 1, 0}, {2, 2, 3}, {2, 3, 0}} {
+		t.Run(fmt.Sprintf("p=%d->%d,maxDeltas=%d", tc.p, tc.p2, tc.maxDeltas), func(t *testing.T) {
+			dir := t.TempDir()
+			rng := rand.New(rand.NewPCG(uint64(tc.p), uint64(tc.p2)))
+			sink := sluicetest.NewTxSink[string]()
+			var deltas, restoredDeltas, completed atomic.Int64
+			watch := func() (chan runtime.JobEvent, func()) {
+				events := make(chan runtime.JobEvent, 1000)
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for ev := range events {
+						switch ev.Kind {
+						case "checkpoint-completed":
+							completed.Add(1)
+							deltas.Add(int64(ev.KeyedDeltas))
+						case "restored":
+							restoredDeltas.Add(int64(ev.KeyedDeltas))
+						}
+					}
+				}()
+				return events, func() { close(events); <-done }
+			}
+			cfg := runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Storage: dir, Retain: 1, Incremental: true, MaxDeltas: tc.maxDeltas}
+			// The first run fails at random points and is stopped halfway;
+			// the second resumes at parallelism p2 from the latest
+			// checkpoint and also fails now and then.
+			f := sluicetest.RandomFailer(rng, 4, n/2).Pause(100, time.Millisecond)
+			events, wait := watch()
+			env := stream.New("incremental", stream.WithParallelism(tc.p), stream.WithEvents(events), stream.WithLogger(quietLogger()),
+				stream.WithCheckpointConfig(cfg), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithBatchSize(64))
+			keyedCountJob(env, n, keys, f, sink)
+			ctx, cancel := contextWithTimeout(t, time.Minute)
+			job, err := env.Start(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool { return f.Seen() > n/2 && deltas.Load() > 2 }, "half the input and some deltas")
+			cancel()
+			job.Wait()
+			wait()
+
+			f2 := sluicetest.RandomFailer(rand.New(rand.NewPCG(9, uint64(tc.p2))), 3, n).Pause(100, time.Millisecond)
+			events, wait = watch()
+			env2 := stream.New("incremental", stream.WithParallelism(tc.p2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
+				stream.WithCheckpointConfig(cfg), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithBatchSize(64),
+				stream.WithRestore("latest"))
+			keyedCountJob(env2, n, keys, f2, sink)
+			sluicetest.Run(t, env2)
+			wait()
+			got := sink.Values()
+			slices.Sort(got)
+			if want := expectedCounts(n, keys); !slices.Equal(got, want) {
+				t.Fatalf("after %d+%d failures: got %d outputs, want %d (first diff at %d)", f.Failures(), f2.Failures(), len(got), len(want), firstDiff(got, want))
+			}
+			t.Logf("%d+%d failures, %d checkpoints with %d delta files, restores read %d delta files", f.Failures(), f2.Failures(), completed.Load(), deltas.Load(), restoredDeltas.Load())
+			if restoredDeltas.Load() == 0 {
+				t.Error("no restore read a delta")
+			}
+		})
+	}
+}
+
 func firstDiff(a, b []string) int {
 	for i := range min(len(a), len(b)) {
 		if a[i] != b[i] {
