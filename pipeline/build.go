@@ -67,7 +67,7 @@ func Build(p *Pipeline, o Overrides) (*stream.Env, error) {
 			Interval: c.Interval, Mode: c.Mode, Unaligned: c.Unaligned, AlignedTimeout: c.AlignedTimeout,
 			Timeout: c.Timeout, MinPause: c.MinPause,
 			MaxConcurrent: c.MaxConcurrent, TolerableFailures: c.TolerableFailures,
-			Storage: c.Storage, Retain: c.Retain,
+			Storage: c.Storage, Retain: c.Retain, Incremental: c.Incremental, MaxDeltas: c.MaxDeltas,
 		}))
 	}
 	if p.Restart != nil && p.Restart.s != nil {

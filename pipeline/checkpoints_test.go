@@ -24,6 +24,7 @@ func TestCheckpointConfig(t *testing.T) {
 		{"{interval: 1s, unaligned: true}", runtime.CheckpointConfig{Interval: time.Second, Unaligned: true}},
 		{"{interval: 1s, mode: exactly-once, unaligned: false}", runtime.CheckpointConfig{Interval: time.Second}},
 		{"{interval: 1s, mode: at-least-once}", runtime.CheckpointConfig{Interval: time.Second, Mode: runtime.AtLeastOnce}},
+		{"{interval: 1s, incremental: true, max_deltas: 20}", runtime.CheckpointConfig{Interval: time.Second, Incremental: true, MaxDeltas: 20}},
 	} {
 		p, err := Parse("t.yaml", []byte(minimal+"checkpoints: "+c.yaml+"\n"))
 		if err != nil {

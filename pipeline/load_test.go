@@ -90,6 +90,10 @@ func TestConfigErrors(t *testing.T) {
 			nil, []string{"p.yaml:11: checkpoints.aligned_timeout: goes with unaligned: true"}},
 		{"aligned_timeout not a duration", minimal + "checkpoints:\n  interval: 1s\n  unaligned: true\n  aligned_timeout: 5\n",
 			nil, []string{`p.yaml:12: checkpoints.aligned_timeout: "5" is not a duration; use e.g. 10s`}},
+		{"max_deltas without incremental", minimal + "checkpoints:\n  interval: 1s\n  max_deltas: 5\n",
+			nil, []string{"p.yaml:11: checkpoints.max_deltas: bounds the chain of incremental checkpoints; add incremental: true"}},
+		{"max_deltas zero", minimal + "checkpoints:\n  interval: 1s\n  incremental: true\n  max_deltas: 0\n",
+			nil, []string{"p.yaml:12: checkpoints.max_deltas"}},
 		{"interval too short", minimal + "checkpoints:\n  interval: 5ms\n",
 			nil, []string{"p.yaml:10: checkpoints.interval: 5ms is too short; it must be 0s (no checkpoints) or at least 10ms"}},
 

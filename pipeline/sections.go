@@ -127,7 +127,7 @@ func (d *decoder) decodeSink(n *node, path string) *Sink {
 func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	var c Checkpoints
 	o := d.object(n, "checkpoints", "interval", "mode", "storage", "retain", "timeout", "min_pause", "max_concurrent",
-		"tolerable_failures", "unaligned", "aligned_timeout")
+		"tolerable_failures", "unaligned", "aligned_timeout", "incremental", "max_deltas")
 	if o == nil {
 		return c
 	}
@@ -158,6 +158,11 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	c.MinPause = d.duration(o, "min_pause", 0, 0)
 	c.MaxConcurrent = int(d.integer(o, "max_concurrent", 0, 1, 1000))
 	c.TolerableFailures = int(d.integer(o, "tolerable_failures", 0, -1, math.MaxInt32))
+	c.Incremental = d.boolean(o, "incremental", false)
+	c.MaxDeltas = int(d.integer(o, "max_deltas", 0, 1, 100000))
+	if o.has("max_deltas") && !c.Incremental {
+		d.fail(o.get("max_deltas"), o.at("max_deltas"), "bounds the chain of incremental checkpoints; add incremental: true or drop max_deltas:")
+	}
 	return c
 }
 

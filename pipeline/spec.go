@@ -63,6 +63,11 @@ type Checkpoints struct {
 	MinPause          time.Duration
 	MaxConcurrent     int
 	TolerableFailures int
+	// Incremental writes only the keyed state changed since the previous
+	// checkpoint (see runtime.CheckpointConfig.Incremental); MaxDeltas
+	// bounds the chain (0: the default).
+	Incremental bool
+	MaxDeltas   int
 }
 
 // Restart is the `restart:` section.

@@ -48,6 +48,12 @@ func WithCheckpointing(interval time.Duration, storage string) Option {
 	}
 }
 
+// WithIncrementalCheckpoints makes checkpoints write only the keyed state
+// changed since the previous one (runtime.CheckpointConfig.Incremental).
+func WithIncrementalCheckpoints() Option {
+	return func(e *Env) { e.cfg.Checkpoint.Incremental = true }
+}
+
 // WithCheckpointConfig sets every checkpoint setting.
 func WithCheckpointConfig(c runtime.CheckpointConfig) Option {
 	return func(e *Env) { e.cfg.Checkpoint = c }

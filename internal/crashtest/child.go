@@ -228,7 +228,7 @@ func (e *ChildEnv) drainEvents() {
 		case ev := <-e.jobEv:
 			switch ev.Kind {
 			case "restored":
-				e.ev.writeLocked(evRestored, strconv.FormatInt(ev.CheckpointID, 10)+" "+ev.Path)
+				e.ev.writeLocked(evRestored, fmt.Sprintf("%d %d %s", ev.CheckpointID, ev.KeyedDeltas, ev.Path))
 			case "checkpoint-aborted":
 				e.ev.writeLocked(evAborted, strconv.FormatInt(ev.CheckpointID, 10))
 			case "restarting":

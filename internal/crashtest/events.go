@@ -17,7 +17,7 @@ import (
 // is in the file when the parent reads it.
 const (
 	evStart      = "start"      // value: pid
-	evRestored   = "restored"   // value: checkpoint id and path
+	evRestored   = "restored"   // value: checkpoint id, number of incremental keyed files, path
 	evCompleted  = "completed"  // value: checkpoint id (from the CheckpointCompleted hook)
 	evHookKill   = "hook-kill"  // value: checkpoint id and kind; the process kills itself next
 	evAborted    = "aborted"    // value: checkpoint id
@@ -69,6 +69,9 @@ type runEvents struct {
 	started   bool
 	restored  int64 // 0: no restore recorded
 	restPath  string
+	// restDeltas is the number of keyed-state files of the restored
+	// checkpoint that are incremental deltas.
+	restDeltas int
 	completed []int64
 	hookKill  int64 // 0: none
 	// hookKillFinal: the hook kill came after the final checkpoint.
@@ -103,7 +106,10 @@ func readEvents(path string) (runEvents, error) {
 			r.started = true
 		case evRestored:
 			r.restored = id()
-			_, r.restPath, _ = strings.Cut(value, " ")
+			_, rest, _ := strings.Cut(value, " ")
+			deltas, path, _ := strings.Cut(rest, " ")
+			r.restPath = path
+			r.restDeltas, _ = strconv.Atoi(deltas)
 		case evCompleted:
 			r.completed = append(r.completed, id())
 		case evHookKill:

@@ -213,6 +213,9 @@ type RunInfo struct {
 	// Restored is the id of the checkpoint the run restored, 0 if it
 	// started fresh or died before the harness recorded the restore.
 	Restored int64
+	// RestoredDeltas is the number of keyed-state files of that checkpoint
+	// that are incremental deltas (runtime.CheckpointConfig.Incremental).
+	RestoredDeltas int
 	// Completed are the ids of the checkpoints completed in this run, in
 	// order.
 	Completed []int64
@@ -550,6 +553,7 @@ wait:
 	ev, rerr := readEvents(evPath)
 	h.events = append(h.events, ev)
 	ri.Started, ri.Restored, ri.Completed, ri.Aborted = ev.started, ev.restored, ev.completed, ev.aborted
+	ri.RestoredDeltas = ev.restDeltas
 	if rerr != nil {
 		return ri, fmt.Errorf("run %d: read event log: %w", p.index, rerr)
 	}

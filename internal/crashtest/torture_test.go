@@ -40,8 +40,11 @@ type keyCount struct {
 func keyedCountJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	n, keys, rate := e.Int("records", 0), e.Int("keys", countKeys), e.Int("rate", countRate)
 	par, interval := e.Int("parallelism", countParallel), time.Duration(e.Int("interval-ms", 100))*time.Millisecond
-	env := stream.New("crashtest-keyed-count",
-		append(e.Options(interval), stream.WithParallelism(int(par)))...)
+	opts := append(e.Options(interval), stream.WithParallelism(int(par)))
+	if e.Int("incremental", 0) == 1 {
+		opts = append(opts, stream.WithIncrementalCheckpoints())
+	}
+	env := stream.New("crashtest-keyed-count", opts...)
 	if e.Finish {
 		rate = 0 // the run should reach the end: at full speed
 	}
@@ -72,12 +75,27 @@ func expectedCounts(n, keys int64) []string {
 // file sink again and again, also between checkpoint completion and commit,
 // and checks that the committed output is exactly the failure-free output.
 func TestTortureKeyedCount(t *testing.T) {
+	tortureKeyedCount(t, countKeys, false)
+}
+
+// TestTortureKeyedCountIncremental is TestTortureKeyedCount with
+// incremental checkpoints over more keys than change between two
+// checkpoints, so that most checkpoints are deltas and every restore reads
+// a chain of them.
+func TestTortureKeyedCountIncremental(t *testing.T) {
+	tortureKeyedCount(t, 1500, true)
+}
+
+func tortureKeyedCount(t *testing.T, keys int64, incremental bool) {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: "keyed-count", Kills: 6})
 	n := int64(cfg.JobDuration().Seconds() * countRate * countParallel)
 	cfg.Params = map[string]string{
 		"records": strconv.FormatInt(n, 10),
-		"keys":    strconv.Itoa(countKeys),
+		"keys":    strconv.FormatInt(keys, 10),
 		"rate":    strconv.Itoa(countRate),
+	}
+	if incremental {
+		cfg.Params["incremental"] = "1"
 	}
 	res := crashtest.Run(t, cfg)
 
@@ -93,6 +111,16 @@ func TestTortureKeyedCount(t *testing.T) {
 	if last := res.Runs[len(res.Runs)-1]; last.Killed || last.Restored == 0 {
 		t.Errorf("the last run (%v) should have restored a checkpoint and finished", last)
 	}
+	if incremental {
+		deltas := 0
+		for _, r := range res.Runs {
+			deltas += r.RestoredDeltas
+		}
+		if deltas == 0 {
+			t.Errorf("no run restored an incremental checkpoint with deltas")
+		}
+		t.Logf("restores read %d delta files", deltas)
+	}
 
 	out := filepath.Join(res.Dir, "out")
 	files, err := crashtest.ReadCommittedFiles(out)
@@ -107,7 +135,7 @@ func TestTortureKeyedCount(t *testing.T) {
 			where[l] = append(where[l], name)
 		}
 	}
-	d := crashtest.Compare(got, expectedCounts(n, countKeys))
+	d := crashtest.Compare(got, expectedCounts(n, keys))
 	if !d.OK() {
 		var b strings.Builder
 		for i, dup := range d.Duplicated {
@@ -118,7 +146,7 @@ func TestTortureKeyedCount(t *testing.T) {
 			slices.Sort(fs)
 			fmt.Fprintf(&b, "\n  %q is in %s", dup.Line, strings.Join(fs, ", "))
 		}
-		t.Errorf("committed output of %d records over %d keys is not exactly once: %v%s", n, countKeys, d, b.String())
+		t.Errorf("committed output of %d records over %d keys is not exactly once: %v%s", n, keys, d, b.String())
 	}
 	pending, err := crashtest.PendingFiles(out)
 	if err != nil {
