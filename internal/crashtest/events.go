@@ -66,14 +66,14 @@ func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " | ") }
 
 // runEvents is what the parent learns from a child's event log.
 type runEvents struct {
-	started   bool
-	restored  int64 // 0: no restore recorded
-	restPath  string
+	started  bool
+	restored int64 // 0: no restore recorded
+	restPath string
 	// restDeltas is the number of keyed-state files of the restored
 	// checkpoint that are incremental deltas.
 	restDeltas int
-	completed []int64
-	hookKill  int64 // 0: none
+	completed  []int64
+	hookKill   int64 // 0: none
 	// hookKillFinal: the hook kill came after the final checkpoint.
 	hookKillFinal bool
 	aborted       int
