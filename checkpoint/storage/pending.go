@@ -243,6 +243,9 @@ func (p *Pending) checkUses(ctx context.Context, uses []string) error {
 		if p.s.isBusy(dir) {
 			return fmt.Errorf("uses %s, which is pending or being deleted", p.b.dirLocation(dir))
 		}
+		if p.s.knownComplete(dir) {
+			continue
+		}
 		in, err := inspect(ctx, p.b, dir)
 		switch {
 		case err != nil:
@@ -252,6 +255,7 @@ func (p *Pending) checkUses(ctx context.Context, uses []string) error {
 		case in.status != StatusComplete:
 			return fmt.Errorf("uses %s, which is %s: %w", in.path, in.status, in.err)
 		}
+		p.s.setComplete(dir, true)
 	}
 	return nil
 }
@@ -261,7 +265,10 @@ func (p *Pending) checkUses(ctx context.Context, uses []string) error {
 // (sorted by id) together with payload (the runtime's opaque metadata),
 // last and atomically. Every FileWriter created must have been closed
 // without error, and every used checkpoint must be complete, else Commit
-// fails and the Pending stays open.
+// fails and the Pending stays open. A used checkpoint that this Storage
+// committed, or already found complete, and has not deleted since is not
+// inspected again (incremental checkpoints use the same ones over and
+// over); damage done to it by others shows when it is restored.
 // If writing _metadata fails, Commit makes sure as far as it can that no
 // complete checkpoint is left behind; the Pending then only accepts Abort,
 // which deletes the directory. The encoded _metadata, payload included, is
@@ -315,6 +322,7 @@ func (p *Pending) Commit(ctx context.Context, payload []byte) (*Checkpoint, erro
 		return nil, fmt.Errorf("commit %s: %w", p.Path(), err)
 	}
 	p.state = pendingCommitted
+	p.s.setComplete(p.dir, true)
 	p.s.release(p.dir)
 	return &Checkpoint{
 		ID: md.ID, Kind: md.Kind, Dir: p.dir, Path: p.Path(), Created: md.Created,

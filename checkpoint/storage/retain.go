@@ -146,6 +146,7 @@ func (s *Storage) remove(ctx context.Context, dir, why string) error {
 		return err
 	}
 	defer s.release(dir)
+	s.setComplete(dir, false)
 	path := s.b.dirLocation(dir)
 	if err := s.b.remove(ctx, dir, MetadataName); err != nil {
 		return fmt.Errorf("delete checkpoint %s: %w", path, err)

@@ -24,7 +24,30 @@ type Storage struct {
 	mu     sync.Mutex
 	busy   map[string]struct{} // directories pending or being deleted by Retain
 	uses   map[string][]string // valid uses declared by pending checkpoints, by their directory
-	closed bool
+	// complete holds directories this Storage committed or found complete
+	// and has not deleted since, so that Commit need not inspect a used
+	// checkpoint again for every checkpoint that uses it.
+	complete map[string]bool
+	closed   bool
+}
+
+func (s *Storage) knownComplete(dir string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.complete[dir]
+}
+
+func (s *Storage) setComplete(dir string, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !ok {
+		delete(s.complete, dir)
+		return
+	}
+	if s.complete == nil {
+		s.complete = map[string]bool{}
+	}
+	s.complete[dir] = true
 }
 
 // Open opens the checkpoint storage at location, one job's directory:

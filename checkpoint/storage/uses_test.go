@@ -92,9 +92,12 @@ func TestUseRefused(t *testing.T) {
 		{"partial", storage.KindCheckpoint, []string{"chk-2"}, func(t *testing.T, f *fixture) {
 			f.write(t, "chk-2/op-1-0.state", []byte("half"))
 		}, storage.ErrIncomplete, "chk-2, which is partial"},
+		// Written by someone else (a Storage trusts the checkpoints it
+		// committed itself): chk-1's metadata in chk-2.
 		{"corrupt", storage.KindCheckpoint, []string{"chk-2"}, func(t *testing.T, f *fixture) {
-			commit(t, f.s, 2, storage.KindCheckpoint, twoFiles, "")
-			f.remove(t, "chk-2/op-2-0.state")
+			for _, name := range []string{"op-1-0.state", "op-2-0.state", "_metadata"} {
+				f.write(t, "chk-2/"+name, f.read(t, "chk-1/"+name))
+			}
 		}, storage.ErrCorrupt, "chk-2, which is corrupt"},
 	}
 	for _, c := range cases {
