@@ -419,7 +419,8 @@ func (a *attempt) writeKeyedState(t *task, i int, b Barrier, snap KeyedSnapshot,
 	b.run.mu.Unlock()
 	om.KeyedFile, om.KeyGroupStart, om.KeyGroupEnd, om.KeyedChain = name, kg.Start, kg.End, chain
 	if incremental {
-		t.inc.wrote(i, b.ID, b.run.pending.Dir(), name, chain, prev, n, a.cfg.Checkpoint.MaxDeltas)
+		written, live := snap.Entries()
+		t.inc.wrote(i, b.ID, b.run.pending.Dir(), name, chain, prev, written, live, a.cfg.Checkpoint.MaxDeltas)
 	}
 	return nil
 }

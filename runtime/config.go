@@ -80,9 +80,10 @@ type CheckpointConfig struct {
 	// starts a new chain with a full snapshot after a restore, after a
 	// failed or aborted checkpoint, when the previous checkpoint was not
 	// complete when the next began (several concurrent checkpoints), after
-	// MaxDeltas deltas, and when its deltas together outgrow its last full
-	// snapshot, which bounds both the storage and the restore time to about
-	// twice those of a full checkpoint. Savepoints are always full.
+	// MaxDeltas deltas, and when the files of its chain hold more than twice
+	// as many entries as its state, which bounds both the storage and the
+	// restore time to about twice those of a full checkpoint (a state that
+	// only grows keeps its chain). Savepoints are always full.
 	Incremental bool
 	// MaxDeltas is the longest chain of deltas on a full snapshot, with
 	// Incremental (default 100).

@@ -25,11 +25,10 @@ type keyedRef struct {
 
 // keyedChain is the last incremental snapshot a task's operator wrote.
 type keyedChain struct {
-	ckpt       int64      // its checkpoint
-	dir, file  string     // where it is
-	chain      []keyedRef // the files it builds on, full first; nil if full
-	deltaBytes int64      // bytes of the deltas of the chain, this one included
-	fullBytes  int64      // bytes of the chain's full snapshot
+	ckpt      int64      // its checkpoint
+	dir, file string     // where it is
+	chain     []keyedRef // the files it builds on, full first; nil if full
+	written   int64      // entries in the files of the chain, this one included
 }
 
 // incrementalState is a task's side of incremental checkpoints. The task
@@ -66,16 +65,18 @@ func (s *incrementalState) base(op int) ([]keyedRef, keyedChain, error) {
 }
 
 // wrote records the incremental snapshot of operator op written for
-// checkpoint id, of size n; chain is nil for a full one. It asks for a new
-// chain once this one has maxDeltas deltas or its deltas outgrow the full
-// snapshot.
-func (s *incrementalState) wrote(op int, id int64, dir, file string, chain []keyedRef, prev keyedChain, n int64, maxDeltas int) {
+// checkpoint id, holding written entries of the live ones; chain is nil
+// for a full one. It asks for a new chain once this one has maxDeltas
+// deltas, or its files hold more than twice the live entries: restoring it
+// would then read more than twice what a full snapshot holds. (A state
+// that only grows keeps its chain: every entry written is still live.)
+func (s *incrementalState) wrote(op int, id int64, dir, file string, chain []keyedRef, prev keyedChain, written, live int64, maxDeltas int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := keyedChain{ckpt: id, dir: dir, file: file, chain: chain, fullBytes: n}
+	c := keyedChain{ckpt: id, dir: dir, file: file, chain: chain, written: written}
 	if chain != nil {
-		c.deltaBytes, c.fullBytes = prev.deltaBytes+n, prev.fullBytes
-		if len(chain) >= maxDeltas || c.deltaBytes > c.fullBytes {
+		c.written += prev.written
+		if len(chain) >= maxDeltas || c.written > 2*live {
 			s.newChain = true
 		}
 	}

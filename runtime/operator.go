@@ -75,10 +75,12 @@ type CheckpointInfo struct {
 // (implemented by *state.Snapshot). Delta reports whether it holds only the
 // changes since the operator's previous incremental snapshot, whose file,
 // and the files that one builds on, the runtime then keeps referring to.
+// Entries, after WriteTo, returns the entries written and those live.
 type KeyedSnapshot interface {
 	WriteTo(w io.Writer) (int64, error)
 	Release()
 	Delta() bool
+	Entries() (written, live int64)
 }
 
 // OperatorSnapshot collects what one operator subtask contributes to a

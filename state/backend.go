@@ -52,7 +52,8 @@ type registered interface {
 	describe() string
 	// freeze captures the state for a snapshot, in O(1): a full one for
 	// base 0, else the changes since epoch base (nil if there are none).
-	freeze(base uint64) sectionWriter
+	// The writer adds the number of entries it writes to *written.
+	freeze(base uint64, written *int64) sectionWriter
 	// restore decodes a full section of key group index idx written by a
 	// sectionWriter of the same kind into the (empty) key group.
 	restore(idx int, data []byte) error
@@ -60,6 +61,8 @@ type registered interface {
 	restoreDelta(idx int, data []byte) error
 	// empty reports whether key group index idx holds no entries.
 	empty(idx int) bool
+	// entries returns the number of entries (keys) in all key groups.
+	entries() int64
 }
 
 type stateKind uint8

@@ -59,7 +59,7 @@ type changedChain[K comparable, V any] struct {
 }
 
 // appendDelta appends the delta section of table t since epoch base.
-func appendDelta[K comparable, V any](dst []byte, t *table[K, V], base uint64, kc Codec[K], vc valueAppender[V], scratch *[]changedChain[K, V]) []byte {
+func appendDelta[K comparable, V any](dst []byte, t *table[K, V], base uint64, written *int64, kc Codec[K], vc valueAppender[V], scratch *[]changedChain[K, V]) []byte {
 	chains := (*scratch)[:0]
 	var last *page[K, V]
 	count, ranges := 0, 0
@@ -102,6 +102,7 @@ func appendDelta[K comparable, V any](dst []byte, t *table[K, V], base uint64, k
 		}
 	}
 	dst = binary.AppendUvarint(dst, uint64(count))
+	*written += int64(count)
 	for _, c := range chains {
 		for p := c.head; ; p = t.chain[p] {
 			sel := p.fullMask()
@@ -136,7 +137,7 @@ func (p *page[K, V]) fullMask() uint64 {
 // freezeDeltaEntries is freezeEntries for an incremental snapshot: the
 // section writer of the changes since epoch base, or nil if the state has
 // not changed at all.
-func freezeDeltaEntries[K comparable, V any](root *mapRoot[K, V], base uint64, kc Codec[K], vc valueAppender[V]) sectionWriter {
+func freezeDeltaEntries[K comparable, V any](root *mapRoot[K, V], base uint64, written *int64, kc Codec[K], vc valueAppender[V]) sectionWriter {
 	if root.epoch <= base {
 		return nil
 	}
@@ -146,7 +147,7 @@ func freezeDeltaEntries[K comparable, V any](root *mapRoot[K, V], base uint64, k
 		if t == nil || t.epoch <= base {
 			return dst // never had entries, or unchanged
 		}
-		return appendDelta(dst, t, base, kc, vc, &scratch)
+		return appendDelta(dst, t, base, written, kc, vc, &scratch)
 	}
 }
 

@@ -72,6 +72,9 @@ func TestIncrementalChain(t *testing.T) {
 					data = writeSnapshot(t, s)
 				}
 				s.Release()
+				if written, live := s.Entries(); !s.Delta() && written != live || written > live {
+					t.Fatalf("round %d: %d entries written of %d live (delta %v)", round, written, live, s.Delta())
+				}
 				if s.Delta() {
 					if len(chain) == 0 {
 						t.Fatalf("round %d: a delta without a base", round)

@@ -114,11 +114,12 @@ func (s *listState[K, V]) name() string         { return s.nm }
 func (s *listState[K, V]) kind() stateKind      { return kindList }
 func (s *listState[K, V]) describe() string     { return "list state of " + typeName[V]() }
 func (s *listState[K, V]) empty(idx int) bool   { return s.m.len(idx) == 0 }
+func (s *listState[K, V]) entries() int64       { return s.m.total() }
 func (s *listState[K, V]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, length, values).
-func (s *listState[K, V]) freeze(base uint64) sectionWriter {
-	return freezeState(s.nm, s.m.root, base, s.b.rng, s.b.keyCodec, listAppender[V]{s.codec})
+func (s *listState[K, V]) freeze(base uint64, written *int64) sectionWriter {
+	return freezeState(s.nm, s.m.root, base, written, s.b.rng, s.b.keyCodec, listAppender[V]{s.codec})
 }
 
 type listAppender[V any] struct{ c Codec[V] }

@@ -137,12 +137,13 @@ func (s *mapState[K, UK, UV]) describe() string {
 	return "map state of " + typeName[UK]() + " to " + typeName[UV]()
 }
 func (s *mapState[K, UK, UV]) empty(idx int) bool   { return s.m.len(idx) == 0 }
+func (s *mapState[K, UK, UV]) entries() int64       { return s.m.total() }
 func (s *mapState[K, UK, UV]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, length, length times (user key,
 // user value)).
-func (s *mapState[K, UK, UV]) freeze(base uint64) sectionWriter {
-	return freezeState(s.nm, s.m.root, base, s.b.rng, s.b.keyCodec, mapAppender[UK, UV]{s.kc, s.vc})
+func (s *mapState[K, UK, UV]) freeze(base uint64, written *int64) sectionWriter {
+	return freezeState(s.nm, s.m.root, base, written, s.b.rng, s.b.keyCodec, mapAppender[UK, UV]{s.kc, s.vc})
 }
 
 type mapAppender[UK comparable, UV any] struct {

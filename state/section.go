@@ -19,12 +19,13 @@ type valueAppender[V any] interface {
 // reading the frozen version root. The entry count is checked against the
 // entries found: a mismatch would write a section no restore can read, so
 // it fails the snapshot instead, naming the state and key group.
-func freezeEntries[K comparable, V any](name string, root *mapRoot[K, V], rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
+func freezeEntries[K comparable, V any](name string, root *mapRoot[K, V], written *int64, rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
 	return func(dst []byte, idx int) []byte {
 		t := root.tabs[idx]
 		if t == nil || t.n == 0 {
 			return dst
 		}
+		*written += int64(t.n)
 		return appendEntries(dst, t, name, rng.Start+idx, kc, vc)
 	}
 }
@@ -54,11 +55,11 @@ func appendEntries[K comparable, V any](dst []byte, t *table[K, V], name string,
 
 // freezeState returns the full (base 0) or incremental section writer of a
 // state kept in a cowMap.
-func freezeState[K comparable, V any](name string, root *mapRoot[K, V], base uint64, rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
+func freezeState[K comparable, V any](name string, root *mapRoot[K, V], base uint64, written *int64, rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
 	if base > 0 {
-		return freezeDeltaEntries(root, base, kc, vc)
+		return freezeDeltaEntries(root, base, written, kc, vc)
 	}
-	return freezeEntries(name, root, rng, kc, vc)
+	return freezeEntries(name, root, written, rng, kc, vc)
 }
 
 // restoreEntries adds the entries of a section written by freezeEntries

@@ -33,6 +33,9 @@ type Snapshot struct {
 	maxPar   int
 	rng      KeyGroupRange
 	states   []frozenState // sorted by name; nil once released
+
+	nwritten int64 // entries written by WriteTo (guarded by mu)
+	nlive    int64 // entries of the registered states at the snapshot
 }
 
 type frozenState struct {
@@ -91,7 +94,8 @@ func (b *KeyedBackend[K]) snapshot(incremental bool) *Snapshot {
 	}
 	for _, name := range b.stateNames() {
 		if r, ok := b.states[name]; ok {
-			if w := r.freeze(baseEpoch); w != nil {
+			s.nlive += r.entries()
+			if w := r.freeze(baseEpoch, &s.nwritten); w != nil {
 				s.states = append(s.states, frozenState{name: name, kind: r.kind(), write: w})
 			}
 			continue
@@ -119,6 +123,17 @@ func (b *KeyedBackend[K]) snapshot(incremental bool) *Snapshot {
 // Delta reports whether the snapshot is incremental, holding only the
 // changes since an earlier snapshot.
 func (s *Snapshot) Delta() bool { return s.base != 0 }
+
+// Entries returns the number of entries WriteTo wrote (a timer, a list or
+// a map of a key counts as one entry) and the number the registered states
+// held at the snapshot, live. Restored state not yet registered counts in
+// neither. A chain of incremental snapshots whose files hold many more
+// entries than are live costs more to restore than a full snapshot.
+func (s *Snapshot) Entries() (written, live int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nwritten, s.nlive
+}
 
 func newSnapshotID() uint64 {
 	for {

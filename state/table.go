@@ -599,6 +599,17 @@ func (m *cowMap[K, V]) reserve(idx int, n int) {
 	r.tabs[idx] = newTable[K, V](m.v.cur, d)
 }
 
+// total returns the number of entries in all key groups.
+func (m *cowMap[K, V]) total() int64 {
+	var n int64
+	for _, t := range m.root.tabs {
+		if t != nil {
+			n += int64(t.n)
+		}
+	}
+	return n
+}
+
 // len returns the number of entries in key group index idx.
 func (m *cowMap[K, V]) len(idx int) int {
 	if t := m.root.tabs[idx]; t != nil {

@@ -361,6 +361,8 @@ func (t *Timers[K, N]) kind() stateKind { return kindTimers }
 func (t *Timers[K, N]) describe() string {
 	return "timers with namespace " + typeName[N]()
 }
+func (t *Timers[K, N]) entries() int64 { return t.event.m.total() + t.proc.m.total() }
+
 func (t *Timers[K, N]) empty(idx int) bool {
 	return t.event.m.len(idx) == 0 && t.proc.m.len(idx) == 0
 }
@@ -397,7 +399,7 @@ func (t *Timers[K, N]) keys() keyIterator[K] {
 // per key (key, count, count times (namespace, zig-zag varint timestamp)),
 // the timers of a key in firing order. An incremental section holds, for
 // each time domain, a delta (delta.go) with the same per-key encoding.
-func (t *Timers[K, N]) freeze(base uint64) sectionWriter {
+func (t *Timers[K, N]) freeze(base uint64, written *int64) sectionWriter {
 	ev, pr, kc := t.event.m.root, t.proc.m.root, t.b.keyCodec
 	ta := &timerAppender[N]{nc: t.nc}
 	if base > 0 {
@@ -409,7 +411,7 @@ func (t *Timers[K, N]) freeze(base uint64) sectionWriter {
 			if tab == nil || tab.epoch <= base {
 				return append(dst, 0, 0) // unchanged: no ranges, no entries
 			}
-			return appendDelta(dst, tab, base, kc, ta, &scratch)
+			return appendDelta(dst, tab, base, written, kc, ta, &scratch)
 		}
 		return func(dst []byte, idx int) []byte {
 			et, pt := ev.tabs[idx], pr.tabs[idx]
@@ -424,6 +426,7 @@ func (t *Timers[K, N]) freeze(base uint64) sectionWriter {
 		if tab == nil || tab.n == 0 {
 			return append(dst, 0)
 		}
+		*written += int64(tab.n)
 		return appendEntries(dst, tab, t.nm, t.b.rng.Start+idx, kc, ta)
 	}
 	return func(dst []byte, idx int) []byte {

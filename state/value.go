@@ -81,11 +81,12 @@ func (s *valueState[K, V]) name() string         { return s.nm }
 func (s *valueState[K, V]) kind() stateKind      { return kindValue }
 func (s *valueState[K, V]) describe() string     { return "value state of " + typeName[V]() }
 func (s *valueState[K, V]) empty(idx int) bool   { return s.m.len(idx) == 0 }
+func (s *valueState[K, V]) entries() int64       { return s.m.total() }
 func (s *valueState[K, V]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, value).
-func (s *valueState[K, V]) freeze(base uint64) sectionWriter {
-	return freezeState(s.nm, s.m.root, base, s.b.rng, s.b.keyCodec, s.codec)
+func (s *valueState[K, V]) freeze(base uint64, written *int64) sectionWriter {
+	return freezeState(s.nm, s.m.root, base, written, s.b.rng, s.b.keyCodec, s.codec)
 }
 
 func (s *valueState[K, V]) restore(idx int, data []byte) error {

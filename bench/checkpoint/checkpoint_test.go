@@ -56,14 +56,43 @@ func (d *discard) Write(_ context.Context, _ int64, _ int64) error { d.n.Add(1);
 func (d *discard) Flush(context.Context) error                     { return nil }
 func (d *discard) Close() error                                    { return nil }
 
-// job: records i = 0..n-1, key i % keys; each record replaces its key's
-// value (valueBytes) and emits the key.
-func job(n, keys int64, cfg runtime.CheckpointConfig, restore string, sink *discard, events chan runtime.JobEvent) *stream.Env {
+// workload chooses the key of record i: every key in turn (uniform: all
+// the state changes within a few seconds), or every key once and then
+// only the keys of a hot 1 % (hot: few keys change per interval, spread
+// over the whole state).
+type workload struct {
+	name string
+	key  func(i, keys int64) int64
+}
+
+var workloads = []workload{
+	{"uniform", func(i, keys int64) int64 { return i % keys }},
+	{"hot1pct", func(i, keys int64) int64 {
+		if i < keys {
+			return i
+		}
+		return (i * 0x9E3779B1) % max(keys/100, 1)
+	}},
+}
+
+// job: records i = 0..n-1, key w.key(i, keys); each record replaces its
+// key's value (valueBytes) and emits the key.
+func job(n, keys int64, w workload, cfg runtime.CheckpointConfig, restore string, sink *discard, events chan runtime.JobEvent, mark *atomic.Int64) *stream.Env {
 	env := stream.New("checkpoint-bench", stream.WithCheckpointConfig(cfg), stream.WithRestore(restore),
 		stream.WithEvents(events), stream.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	src := stream.Generate(env, n, func(i int64) int64 { return i }).UID("gen")
+	if mark != nil {
+		// Note the process CPU time when the fill is done (every key has
+		// a value), to tell the cost of the steady state from the fill's.
+		src = stream.Map(src, func(i int64) int64 {
+			if i == keys {
+				mark.Store(int64(processCPU()))
+			}
+			return i
+		}).UID("mark")
+	}
 	pad := strings.Repeat("x", valueBytes-8)
-	out := stream.ProcessKeyed(stream.KeyBy(src, func(i int64) int64 { return i % keys }), func() stream.KeyedProcessFunction[int64, int64, int64] {
+	out := stream.ProcessKeyed(stream.KeyBy(src, func(i int64) int64 { return w.key(i, keys) }), func() stream.KeyedProcessFunction[int64, int64, int64] {
 		var v state.ValueState[string]
 		return stream.KeyedProcessFuncs[int64, int64, int64]{
 			OpenFn: func(rt *stream.KeyedRuntime[int64]) (err error) {
@@ -86,15 +115,23 @@ func job(n, keys int64, cfg runtime.CheckpointConfig, restore string, sink *disc
 // on a shared machine inflate much less than wall time.
 type measured struct {
 	wall, cpu time.Duration
+	steady    time.Duration // CPU time after the fill
 }
 
-func run(b *testing.B, env *stream.Env) measured {
+func run(b *testing.B, mk func(mark *atomic.Int64) *stream.Env) measured {
+	var mark atomic.Int64
+	env := mk(&mark)
 	goruntime.GC() // do not bill this run for the garbage of the previous one
 	start, cpu0 := time.Now(), processCPU()
 	if err := env.Execute(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	return measured{time.Since(start), processCPU() - cpu0}
+	end := processCPU()
+	m := measured{wall: time.Since(start), cpu: end - cpu0}
+	if mark.Load() != 0 {
+		m.steady = end - time.Duration(mark.Load())
+	}
+	return m
 }
 
 // processCPU is the user and system time of this process.
@@ -106,50 +143,66 @@ func processCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkCheckpointCost fills the state, then runs the same number of
-// updates with checkpoints off and every second, reporting records/s,
-// checkpoint durations, and the time to restore the last checkpoint.
+// BenchmarkCheckpointCost runs, for each state size and workload, the same
+// records with checkpoints off, with full checkpoints every second and with
+// incremental ones every second, reporting records/s, CPU per record,
+// checkpoint durations and bytes, and the time to restore the last
+// checkpoint.
 func BenchmarkCheckpointCost(b *testing.B) {
 	for _, sc := range sizes(b) {
-		b.Run(sc.name, func(b *testing.B) {
-			keys := keysFor(sc.size)
-			// Fill once, then update every key twice more; at least 8M
-			// records, so that a run lasts several checkpoint intervals.
-			n := max(3*keys, 8_000_000)
-			dir := b.TempDir()
+		for _, w := range workloads {
+			b.Run(sc.name+"/"+w.name, func(b *testing.B) {
+				keys := keysFor(sc.size)
+				// Fill, then update about every key twice more (uniform);
+				// at least 32M records, so that a run lasts tens of
+				// checkpoint intervals.
+				n := max(3*keys, 32_000_000)
+				off := run(b, func(mark *atomic.Int64) *stream.Env {
+					return job(n, keys, w, runtime.CheckpointConfig{}, "", &discard{}, nil, mark)
+				})
+				b.ReportMetric(float64(n)/off.wall.Seconds(), "rec/s-off")
+				b.ReportMetric(float64(off.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-off")
+				for _, inc := range []bool{false, true} {
+					mode := "full"
+					if inc {
+						mode = "inc"
+					}
+					storage := filepath.Join(b.TempDir(), "chk")
+					events := make(chan runtime.JobEvent, 10000)
+					on := run(b, func(mark *atomic.Int64) *stream.Env {
+						return job(n, keys, w, runtime.CheckpointConfig{Interval: time.Second, Storage: storage, Retain: 1, Incremental: inc}, "", &discard{}, events, mark)
+					})
+					close(events)
+					var durs []time.Duration
+					var bytes int64
+					for ev := range events {
+						if ev.Kind == "checkpoint-completed" && ev.Duration > 0 {
+							durs = append(durs, ev.Duration)
+							bytes += ev.KeyedBytes
+						}
+					}
+					slices.Sort(durs)
+					// Restore: a job of one record restoring the last checkpoint.
+					restoreT := run(b, func(*atomic.Int64) *stream.Env {
+						return job(1, keys, w, runtime.CheckpointConfig{Storage: storage}, "latest", &discard{}, nil, nil)
+					})
 
-			// Checkpoints off.
-			off := run(b, job(n, keys, runtime.CheckpointConfig{}, "", &discard{}, nil))
-
-			// Checkpoints every second, into a local directory.
-			events := make(chan runtime.JobEvent, 10000)
-			storage := filepath.Join(dir, "chk")
-			on := run(b, job(n, keys, runtime.CheckpointConfig{Interval: time.Second, Storage: storage, Retain: 1}, "", &discard{}, events))
-			close(events)
-			var durs []time.Duration
-			for ev := range events {
-				if ev.Kind == "checkpoint-completed" && ev.Duration > 0 {
-					durs = append(durs, ev.Duration)
+					b.ReportMetric(float64(n)/on.wall.Seconds(), "rec/s-"+mode)
+					b.ReportMetric(float64(on.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-"+mode)
+					b.ReportMetric(100*(on.cpu.Seconds()/off.cpu.Seconds()-1), "%cpu-extra-"+mode)
+					if off.steady > 0 && on.steady > 0 {
+						// After the fill: the same records in both runs.
+						b.ReportMetric(100*(on.steady.Seconds()/off.steady.Seconds()-1), "%cpu-extra-steady-"+mode)
+					}
+					if len(durs) > 0 {
+						b.ReportMetric(float64(durs[len(durs)/2].Milliseconds()), "ms-ckpt-p50-"+mode)
+						b.ReportMetric(float64(durs[len(durs)-1].Milliseconds()), "ms-ckpt-max-"+mode)
+						b.ReportMetric(float64(bytes)/float64(len(durs))/1e6, "MB/ckpt-"+mode)
+					}
+					b.ReportMetric(float64(len(durs)), "checkpoints-"+mode)
+					b.ReportMetric(restoreT.wall.Seconds(), "s-restore-"+mode)
 				}
-			}
-			slices.Sort(durs)
-
-			// Restore: a job of one record restoring the final checkpoint.
-			restoreT := run(b, job(1, keys, runtime.CheckpointConfig{Storage: storage}, "latest", &discard{}, nil))
-
-			b.ReportMetric(float64(n)/off.wall.Seconds(), "rec/s-off")
-			b.ReportMetric(float64(n)/on.wall.Seconds(), "rec/s-1s")
-			b.ReportMetric(100*(1-off.wall.Seconds()/on.wall.Seconds()), "%loss")
-			b.ReportMetric(float64(off.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-off")
-			b.ReportMetric(float64(on.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-1s")
-			b.ReportMetric(100*(on.cpu.Seconds()/off.cpu.Seconds()-1), "%cpu-extra")
-			if len(durs) > 0 {
-				b.ReportMetric(float64(durs[len(durs)/2].Milliseconds()), "ms-ckpt-p50")
-				b.ReportMetric(float64(durs[len(durs)-1].Milliseconds()), "ms-ckpt-max")
-			}
-			b.ReportMetric(float64(len(durs)), "checkpoints")
-			b.ReportMetric(restoreT.wall.Seconds(), "s-restore")
-			b.ReportMetric(restoreT.cpu.Seconds(), "cpu-s-restore")
-		})
+			})
+		}
 	}
 }
