@@ -25,7 +25,7 @@ lint: vet
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./bench/
 
-## bench-checkpoint: checkpoint cost and restore time with 10 MB, 100 MB and 1 GB of keyed state
+## bench-checkpoint: checkpoint cost (full and incremental) and restore time with 10 MB, 100 MB and 1 GB of keyed state
 ## (SLUICE_STATE_SIZES=10MB,100MB to limit)
 bench-checkpoint:
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./bench/checkpoint/
