@@ -94,7 +94,7 @@ func TestRecoveryIncremental(t *testing.T) {
 			dir := t.TempDir()
 			rng := rand.New(rand.NewPCG(uint64(tc.p), uint64(tc.p2)))
 			sink := sluicetest.NewTxSink[string]()
-			var deltas, restoredDeltas, completed atomic.Int64
+			var deltas, restoredDeltas, completed, lastDeltas atomic.Int64
 			watch := func() (chan runtime.JobEvent, func()) {
 				events := make(chan runtime.JobEvent, 1000)
 				done := make(chan struct{})
@@ -105,6 +105,7 @@ func TestRecoveryIncremental(t *testing.T) {
 						case "checkpoint-completed":
 							completed.Add(1)
 							deltas.Add(int64(ev.KeyedDeltas))
+							lastDeltas.Store(int64(ev.KeyedDeltas))
 						case "restored":
 							restoredDeltas.Add(int64(ev.KeyedDeltas))
 						}
@@ -126,7 +127,9 @@ func TestRecoveryIncremental(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, func() bool { return f.Seen() > n/2 && deltas.Load() > 2 }, "half the input and some deltas")
+			// Stop when the latest checkpoint holds deltas, so that the
+			// second run restores a chain.
+			waitFor(t, func() bool { return f.Seen() > n/2 && deltas.Load() > 2 && lastDeltas.Load() > 0 }, "half the input and a checkpoint with deltas")
 			cancel()
 			job.Wait()
 			wait()
