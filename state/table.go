@@ -134,14 +134,6 @@ func (p *page[K, V]) group(gi int) *group[K, V] {
 	return (*group[K, V])(unsafe.Add(unsafe.Pointer(p), unsafe.Offsetof(p.groups)+uintptr(gi)*unsafe.Sizeof(p.groups[0])))
 }
 
-// findSlot returns the slot of k, or nil.
-func (p *page[K, V]) findSlot(k K, h uint64) *slot[K, V] {
-	if gi, si := p.find(k, h); gi >= 0 {
-		return &p.group(gi).slots[si]
-	}
-	return nil
-}
-
 // find returns the group and slot index of k, or -1. It touches only the
 // groups it probes.
 func (p *page[K, V]) find(k K, h uint64) (int, int) {

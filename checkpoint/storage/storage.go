@@ -21,9 +21,9 @@ type Storage struct {
 	log *slog.Logger
 	now func() time.Time
 
-	mu     sync.Mutex
-	busy   map[string]struct{} // directories pending or being deleted by Retain
-	uses   map[string][]string // valid uses declared by pending checkpoints, by their directory
+	mu   sync.Mutex
+	busy map[string]struct{} // directories pending or being deleted by Retain
+	uses map[string][]string // valid uses declared by pending checkpoints, by their directory
 	// complete holds directories this Storage committed or found complete
 	// and has not deleted since, so that Commit need not inspect a used
 	// checkpoint again for every checkpoint that uses it.
