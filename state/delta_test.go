@@ -129,16 +129,7 @@ func TestIncrementalChain(t *testing.T) {
 // one of its states: the next (full) incremental snapshot carries that
 // state's sections, chain and all, and restores as the original.
 func TestIncrementalUnregisteredState(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	f := newFixture(t, Options[string]{MaxParallelism: 32})
-	m := newModel()
-	var chain [][]byte
-	for range 4 {
-		f.mutate(t, m, rng, 400, 300)
-		s := f.b.IncrementalSnapshot()
-		chain = append(chain, writeSnapshot(t, s))
-		s.Release()
-	}
+	chain, m := incrementalChain(t, 32, 4, 400, 300)
 	b := NewKeyedBackend(Options[string]{MaxParallelism: 32})
 	for _, d := range chain {
 		if err := b.Restore(bytes.NewReader(d)); err != nil {
@@ -167,16 +158,7 @@ func TestIncrementalUnregisteredState(t *testing.T) {
 // TestIncrementalRestoreOrder refuses a delta whose base was not restored
 // just before it.
 func TestIncrementalRestoreOrder(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 6))
-	f := newFixture(t, Options[string]{MaxParallelism: 16})
-	m := newModel()
-	var chain [][]byte
-	for range 3 {
-		f.mutate(t, m, rng, 100, 100)
-		s := f.b.IncrementalSnapshot()
-		chain = append(chain, writeSnapshot(t, s))
-		s.Release()
-	}
+	chain, _ := incrementalChain(t, 16, 3, 100, 100)
 	for _, files := range [][][]byte{{chain[1]}, {chain[0], chain[2]}, {chain[0], chain[1], chain[1]}} {
 		b := NewKeyedBackend(Options[string]{MaxParallelism: 16})
 		var err error
@@ -189,4 +171,22 @@ func TestIncrementalRestoreOrder(t *testing.T) {
 			t.Errorf("restore out of order: %v, want ErrIncompatible", err)
 		}
 	}
+}
+
+// incrementalChain writes n incremental snapshots of a fixture of maxPar
+// key groups, with ops random changes over keys keys before each, and
+// returns them with the fixture's final content.
+func incrementalChain(t *testing.T, maxPar, n, ops, keys int) ([][]byte, *model) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(maxPar), uint64(n)))
+	f := newFixture(t, Options[string]{MaxParallelism: maxPar})
+	m := newModel()
+	var chain [][]byte
+	for range n {
+		f.mutate(t, m, rng, ops, keys)
+		s := f.b.IncrementalSnapshot()
+		chain = append(chain, writeSnapshot(t, s))
+		s.Release()
+	}
+	return chain, m
 }
