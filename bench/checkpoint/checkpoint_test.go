@@ -167,6 +167,9 @@ func BenchmarkCheckpointCost(b *testing.B) {
 					if inc {
 						mode = "inc"
 					}
+					if m := os.Getenv("SLUICE_CHECKPOINT_MODES"); m != "" && !slices.Contains(strings.Split(m, ","), mode) {
+						continue
+					}
 					storage := filepath.Join(b.TempDir(), "chk")
 					events := make(chan runtime.JobEvent, 10000)
 					on := run(b, func(mark *atomic.Int64) *stream.Env {
