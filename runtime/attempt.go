@@ -400,7 +400,7 @@ func (a *attempt) writeKeyedState(t *task, i int, b Barrier, snap KeyedSnapshot,
 	var prev keyedChain
 	if snap.Delta() {
 		var err error
-		if chain, prev, err = t.inc.base(i); err != nil {
+		if chain, prev, err = t.inc.base(i, b.ID); err != nil {
 			return err
 		}
 		// From now on retention keeps the files the delta builds on.

@@ -37,7 +37,8 @@ type incrementalState struct {
 	last int64 // task goroutine: checkpoint of the last incremental snapshot
 
 	mu       sync.Mutex
-	chains   map[int]keyedChain // by operator index
+	chains   map[int]keyedChain // by operator index: the newest written
+	bases    map[int64]int64    // checkpoint -> the checkpoint its deltas build on
 	newChain bool               // a chain grew too long: start a new one
 }
 
@@ -50,16 +51,27 @@ func (s *incrementalState) next(id int64, completed func(int64) bool) bool {
 	s.mu.Unlock()
 	prev := s.last
 	s.last = id
-	return force || prev == 0 || !completed(prev)
-}
-
-// base returns the chain a delta of operator op builds on.
-func (s *incrementalState) base(op int) ([]keyedRef, keyedChain, error) {
+	if force || prev == 0 || !completed(prev) {
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.bases == nil {
+		s.bases = map[int64]int64{}
+	}
+	s.bases[id] = prev
+	return false
+}
+
+// base returns the chain a delta of operator op for checkpoint id builds
+// on: the file the operator wrote for the checkpoint next chose as base.
+func (s *incrementalState) base(op int, id int64) ([]keyedRef, keyedChain, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	want := s.bases[id]
 	prev, ok := s.chains[op]
-	if !ok {
-		return nil, keyedChain{}, fmt.Errorf("internal error: an incremental snapshot without a base")
+	if !ok || want == 0 || prev.ckpt != want {
+		return nil, keyedChain{}, fmt.Errorf("internal error: the incremental snapshot of checkpoint %d has no base (want checkpoint %d, have %d)", id, want, prev.ckpt)
 	}
 	return append(slices.Clip(prev.chain), keyedRef{Dir: prev.dir, File: prev.file}), prev, nil
 }
@@ -73,6 +85,14 @@ func (s *incrementalState) base(op int) ([]keyedRef, keyedChain, error) {
 func (s *incrementalState) wrote(op int, id int64, dir, file string, chain []keyedRef, prev keyedChain, written, live int64, maxDeltas int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for x := range s.bases {
+		if x < id {
+			delete(s.bases, x) // written: a task writes its checkpoints in order
+		}
+	}
+	if old, ok := s.chains[op]; ok && old.ckpt > id {
+		return // a later snapshot was written first (concurrent checkpoints)
+	}
 	c := keyedChain{ckpt: id, dir: dir, file: file, chain: chain, written: written}
 	if chain != nil {
 		c.written += prev.written
