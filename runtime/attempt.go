@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -431,9 +430,9 @@ func writeKeyed(ctx context.Context, p *storage.Pending, name string, snap Keyed
 	if err != nil {
 		return 0, err
 	}
-	cw := &countingWriter{w: w}
-	bw := bufio.NewWriterSize(cw, 256<<10)
-	if _, err := snap.WriteTo(bw); err != nil {
+	bw := bufio.NewWriterSize(w, 256<<10)
+	n, err := snap.WriteTo(bw)
+	if err != nil {
 		w.Close()
 		return 0, err
 	}
@@ -441,18 +440,7 @@ func writeKeyed(ctx context.Context, p *storage.Pending, name string, snap Keyed
 		w.Close()
 		return 0, err
 	}
-	return cw.n, w.Close()
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return n, w.Close()
 }
 
 // incremental reports whether keyed state is snapshot incrementally for b.
