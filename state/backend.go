@@ -223,7 +223,7 @@ func (b *KeyedBackend[K]) Keys(stateName string) iter.Seq[K] {
 		}
 		// Pin the current epoch, as a snapshot does, so the iteration walks
 		// a frozen version while the caller changes state.
-		e := b.v.freeze()
+		e := b.v.freeze(false)
 		b.seq++
 		defer b.v.live.remove(e)
 		ks.keys()(yield)

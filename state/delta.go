@@ -1,16 +1,20 @@
 package state
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // Incremental snapshots.
 //
 // An incremental snapshot holds, per state and key group, only what
 // changed since the previous incremental snapshot of the backend (its
-// base). Changes are found without scanning entries:
+// base). It copies the changed entries out of the pages when it is taken
+// (deltaCapture), so processing goes on writing pages in place while the
+// snapshot is written. Changes are found without scanning entries:
 //
 //   - A node (a state's root, a key group's table, a page) may be written
 //     in place only while it carries the current epoch: the first write
@@ -51,18 +55,45 @@ func (r hashRange) contains(h uint64) bool {
 	return r.depth == 0 || h>>(64-r.depth) == r.prefix
 }
 
-// changedChain is a page chain of a table that changed since a base.
-type changedChain[K comparable, V any] struct {
-	head  *page[K, V]
-	rng   hashRange
-	whole bool // an entry was deleted: write it whole, clearing its range
+// deltaCapture is the changes of one state's cowMap since a base, copied
+// out of the pages when the snapshot is taken: per changed key group its
+// ranges to clear and its entries. Copying entries (a key and a value,
+// not what the value refers to) costs time in proportion to the changes,
+// and spares the pages from being preserved while the snapshot is
+// written: only the values the entries refer to stay pinned.
+type deltaCapture[K comparable, V any] struct {
+	groups []capturedGroup // by ascending key group index
+	ranges []hashRange
+	slots  []slot[K, V]
 }
 
-// appendDelta appends the delta section of table t since epoch base.
-func appendDelta[K comparable, V any](dst []byte, t *table[K, V], base uint64, written *int64, kc Codec[K], vc valueAppender[V], scratch *[]changedChain[K, V]) []byte {
-	chains := (*scratch)[:0]
+// capturedGroup is one changed key group of a deltaCapture: its ranges and
+// slots end at these offsets (they start where the previous group's end).
+type capturedGroup struct {
+	idx           int
+	ranges, slots int
+}
+
+// captureDelta copies the changes of every key group of root since epoch
+// base, or returns nil if root has not changed since.
+func captureDelta[K comparable, V any](root *mapRoot[K, V], base uint64) *deltaCapture[K, V] {
+	if root.epoch <= base {
+		return nil
+	}
+	c := &deltaCapture[K, V]{}
+	for idx, t := range root.tabs {
+		if t != nil && t.epoch > base {
+			c.add(idx, t, base)
+		}
+	}
+	return c
+}
+
+// add captures the changes of table t (key group index idx) since base. A
+// changed chain with a deletion is captured whole, with its range to
+// clear; a changed chain without, as its dirty entries only.
+func (c *deltaCapture[K, V]) add(idx int, t *table[K, V], base uint64) {
 	var last *page[K, V]
-	count, ranges := 0, 0
 	for di, de := range t.dir {
 		if de.p == last {
 			continue
@@ -71,54 +102,65 @@ func appendDelta[K comparable, V any](dst []byte, t *table[K, V], base uint64, w
 		if de.epoch <= base {
 			continue
 		}
-		c := changedChain[K, V]{head: de.p, rng: hashRange{de.p.depth, uint64(di) >> (t.depth - de.p.depth)}}
+		whole := false
 		for p := de.p; ; p = t.chain[p] {
-			c.whole = c.whole || p.deleted
+			whole = whole || p.deleted
 			if !p.chained {
 				break
 			}
 		}
+		if whole {
+			c.ranges = append(c.ranges, hashRange{de.p.depth, uint64(di) >> (t.depth - de.p.depth)})
+		}
 		for p := de.p; ; p = t.chain[p] {
-			if c.whole {
-				count += int(p.n)
-			} else {
-				count += bits.OnesCount64(p.dirty & p.fullMask())
-			}
-			if !p.chained {
-				break
-			}
-		}
-		if c.whole {
-			ranges++
-		}
-		chains = append(chains, c)
-	}
-	*scratch = chains
-	dst = binary.AppendUvarint(dst, uint64(ranges))
-	for _, c := range chains {
-		if c.whole {
-			dst = append(dst, c.rng.depth)
-			dst = binary.AppendUvarint(dst, c.rng.prefix)
-		}
-	}
-	dst = binary.AppendUvarint(dst, uint64(count))
-	*written += int64(count)
-	for _, c := range chains {
-		for p := c.head; ; p = t.chain[p] {
 			sel := p.fullMask()
-			if !c.whole {
+			if !whole {
 				sel &= p.dirty
 			}
 			for ; sel != 0; sel &= sel - 1 {
 				i := bits.TrailingZeros64(sel)
-				sl := &p.groups[i/groupSlots].slots[i%groupSlots]
-				dst = kc.Append(dst, sl.k)
-				dst = vc.Append(dst, sl.v)
+				c.slots = append(c.slots, p.groups[i/groupSlots].slots[i%groupSlots])
 			}
 			if !p.chained {
 				break
 			}
 		}
+	}
+	c.groups = append(c.groups, capturedGroup{idx: idx, ranges: len(c.ranges), slots: len(c.slots)})
+}
+
+// group returns the ranges and entries captured for key group index idx;
+// ok is false if the key group has not changed.
+func (c *deltaCapture[K, V]) group(idx int) (rs []hashRange, ss []slot[K, V], ok bool) {
+	if c == nil {
+		return nil, nil, false
+	}
+	i, found := slices.BinarySearchFunc(c.groups, idx, func(g capturedGroup, idx int) int { return cmp.Compare(g.idx, idx) })
+	if !found {
+		return nil, nil, false
+	}
+	r0, s0 := 0, 0
+	if i > 0 {
+		r0, s0 = c.groups[i-1].ranges, c.groups[i-1].slots
+	}
+	g := c.groups[i]
+	return c.ranges[r0:g.ranges], c.slots[s0:g.slots], true
+}
+
+// appendDelta appends the delta section of key group index idx, empty (no
+// ranges, no entries) if it has not changed.
+func (c *deltaCapture[K, V]) appendDelta(dst []byte, idx int, written *int64, kc Codec[K], vc valueAppender[V]) []byte {
+	rs, ss, _ := c.group(idx)
+	dst = binary.AppendUvarint(dst, uint64(len(rs)))
+	for _, r := range rs {
+		dst = append(dst, r.depth)
+		dst = binary.AppendUvarint(dst, r.prefix)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(ss)))
+	*written += int64(len(ss))
+	for i := range ss {
+		dst = kc.Append(dst, ss[i].k)
+		dst = vc.Append(dst, ss[i].v)
 	}
 	return dst
 }
@@ -134,20 +176,19 @@ func (p *page[K, V]) fullMask() uint64 {
 	return m
 }
 
-// freezeDeltaEntries is freezeEntries for an incremental snapshot: the
-// section writer of the changes since epoch base, or nil if the state has
-// not changed at all.
+// freezeDeltaEntries is freezeEntries for an incremental snapshot: it
+// captures the changes since epoch base and returns their section writer,
+// or nil if the state has not changed at all.
 func freezeDeltaEntries[K comparable, V any](root *mapRoot[K, V], base uint64, written *int64, kc Codec[K], vc valueAppender[V]) sectionWriter {
-	if root.epoch <= base {
+	c := captureDelta(root, base)
+	if c == nil {
 		return nil
 	}
-	var scratch []changedChain[K, V]
 	return func(dst []byte, idx int) []byte {
-		t := root.tabs[idx]
-		if t == nil || t.epoch <= base {
+		if _, _, ok := c.group(idx); !ok {
 			return dst // never had entries, or unchanged
 		}
-		return appendDelta(dst, t, base, written, kc, vc, &scratch)
+		return c.appendDelta(dst, idx, written, kc, vc)
 	}
 }
 

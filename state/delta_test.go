@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -189,4 +190,59 @@ func incrementalChain(t *testing.T, maxPar, n, ops, keys int) ([][]byte, *model)
 		s.Release()
 	}
 	return chain, m
+}
+
+// TestDeltaCopiesNoPages checks that a delta, which copies its entries when
+// it is taken, leaves the pages writable in place while it is unwritten
+// (no page copies), where a full snapshot makes writes copy them; and
+// that the values entries refer to (maps, timer sets) are still preserved:
+// the delta written after every key changed holds the state as of when it
+// was taken.
+func TestDeltaCopiesNoPages(t *testing.T) {
+	const maxPar, keys = 16, 4000
+	f := newFixture(t, Options[string]{MaxParallelism: maxPar})
+	rng := rand.New(rand.NewPCG(1, 2))
+	m := newModel()
+	f.mutate(t, m, rng, 20000, keys)
+	base := f.b.IncrementalSnapshot()
+	baseData := writeSnapshot(t, base)
+	base.Release()
+
+	f.mutate(t, m, rng, 3000, keys)
+	want := m.clone()
+	delta := f.b.IncrementalSnapshot()
+	if !delta.Delta() {
+		t.Fatal("second incremental snapshot is not a delta")
+	}
+	// Change every key's value, map and timers while the delta is unwritten.
+	before := f.b.v.copied.pages
+	for i := range keys {
+		k := fmt.Sprintf("key-%d", i)
+		if err := f.b.SetCurrentKey(k); err != nil {
+			continue // out of range: no key group of the fixture's range
+		}
+		f.val.Update(-1)
+		f.mp.Put("x", -1)
+		f.tm.RegisterEventTime("x", -1)
+	}
+	if n := f.b.v.copied.pages - before; n != 0 {
+		t.Errorf("writes after a delta copied %d pages, want 0", n)
+	}
+	deltaData := writeSnapshot(t, delta)
+	delta.Release()
+	g := restoreFixture(t, maxPar, KeyGroupRange{}, baseData, deltaData)
+	equalModels(t, "base and delta", g.dump(t), want)
+
+	// A full snapshot pins the pages: the same writes copy them.
+	full := f.b.Snapshot()
+	before = f.b.v.copied.pages
+	for i := range keys {
+		if f.b.SetCurrentKey(fmt.Sprintf("key-%d", i)) == nil {
+			f.val.Update(-2)
+		}
+	}
+	if f.b.v.copied.pages == before {
+		t.Error("writes after a full snapshot copied no pages")
+	}
+	full.Release()
 }

@@ -19,12 +19,20 @@ import (
 // key group as soon as its block is written, so a page is copied only if
 // it is written before the snapshot writer got to its key group. Roots,
 // which lead to all key groups, stay pinned until the snapshot is released.
+//
+// A pin covers either the whole structure (roots, tables, pages and the
+// values in them: a full snapshot, a Keys iteration), or only the values
+// held in entries (a map state's map, a key's timers), which are nodes of
+// their own: an incremental snapshot copies its entries out of the pages
+// when it is taken (see delta.go), so the pages need not be preserved, but
+// the values those entries refer to must not change until it is written.
 
 // pin is one live snapshot (or Keys iteration): its epoch, and the key
 // group index up to which it has released its key groups.
 type pin struct {
-	epoch uint64
-	next  int // key group indexes below next are released
+	epoch      uint64
+	next       int  // key group indexes below next are released
+	valuesOnly bool // pins only the values in entries, not the pages
 }
 
 // liveEpochs is shared by the processing goroutine, which pins, and the
@@ -34,22 +42,29 @@ type liveEpochs struct {
 	mu   sync.Mutex
 	pins []pin // guarded by mu
 
-	root atomic.Uint64   // highest pinned epoch, for roots
-	kg   []atomic.Uint64 // by key group index: highest epoch pinning it
+	root atomic.Uint64   // highest epoch pinning the structure, for roots
+	kg   []atomic.Uint64 // by key group index: highest epoch pinning its structure
+	val  []atomic.Uint64 // by key group index: highest epoch pinning its values
 }
 
 func newLiveEpochs(groups int) *liveEpochs {
-	return &liveEpochs{kg: make([]atomic.Uint64, groups)}
+	return &liveEpochs{kg: make([]atomic.Uint64, groups), val: make([]atomic.Uint64, groups)}
 }
 
-// add pins e, which is higher than every epoch pinned before.
-func (l *liveEpochs) add(e uint64) {
+// add pins e, which is higher than every epoch pinned before: the values
+// in entries only, or the whole structure.
+func (l *liveEpochs) add(e uint64, valuesOnly bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pins = append(l.pins, pin{epoch: e})
-	l.root.Store(e)
-	for i := range l.kg {
-		l.kg[i].Store(e)
+	l.pins = append(l.pins, pin{epoch: e, valuesOnly: valuesOnly})
+	if !valuesOnly {
+		l.root.Store(e)
+		for i := range l.kg {
+			l.kg[i].Store(e)
+		}
+	}
+	for i := range l.val {
+		l.val[i].Store(e)
 	}
 }
 
@@ -63,7 +78,14 @@ func (l *liveEpochs) releaseGroup(e uint64, idx int) {
 			l.pins[i].next = max(l.pins[i].next, idx+1)
 		}
 	}
-	l.kg[idx].Store(l.highest(idx))
+	l.store(idx)
+}
+
+// store updates the atomics of key group index idx.
+func (l *liveEpochs) store(idx int) {
+	s, v := l.highest(idx)
+	l.kg[idx].Store(s)
+	l.val[idx].Store(v)
 }
 
 // remove unpins e; removing an epoch that is not pinned does nothing.
@@ -82,23 +104,28 @@ func (l *liveEpochs) remove(e uint64) {
 	}
 	var r uint64
 	for _, p := range l.pins {
-		r = max(r, p.epoch)
+		if !p.valuesOnly {
+			r = max(r, p.epoch)
+		}
 	}
 	l.root.Store(r)
 	for i := range l.kg {
-		l.kg[i].Store(l.highest(i))
+		l.store(i)
 	}
 }
 
-// highest returns the highest epoch pinning key group index idx.
-func (l *liveEpochs) highest(idx int) uint64 {
-	var h uint64
+// highest returns the highest epochs pinning the structure and the values
+// of key group index idx.
+func (l *liveEpochs) highest(idx int) (structure, values uint64) {
 	for _, p := range l.pins {
 		if p.next <= idx {
-			h = max(h, p.epoch)
+			values = max(values, p.epoch)
+			if !p.valuesOnly {
+				structure = max(structure, p.epoch)
+			}
 		}
 	}
-	return h
+	return structure, values
 }
 
 // versions is the processing goroutine's view of the epochs.
@@ -127,13 +154,18 @@ func newVersions(groups int) *versions {
 // before any write in place that follows its release.
 func (v *versions) shared(e uint64, idx int) bool { return e <= v.live.kg[idx].Load() }
 
+// sharedValue is shared for a value node held in an entry (a map state's
+// map, a key's timer set), which incremental snapshots pin too.
+func (v *versions) sharedValue(e uint64, idx int) bool { return e <= v.live.val[idx].Load() }
+
 // sharedRoot is shared for a state's root, which leads to all key groups.
 func (v *versions) sharedRoot(e uint64) bool { return e <= v.live.root.Load() }
 
-// freeze pins the current epoch for a snapshot and starts the next one.
-func (v *versions) freeze() uint64 {
+// freeze pins the current epoch for a snapshot (the values in entries
+// only, or everything) and starts the next one.
+func (v *versions) freeze(valuesOnly bool) uint64 {
 	e := v.cur
 	v.cur++
-	v.live.add(e)
+	v.live.add(e, valuesOnly)
 	return e
 }

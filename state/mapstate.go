@@ -88,7 +88,7 @@ func (s *mapState[K, UK, UV]) mutable() map[UK]UV {
 	switch {
 	case um.m == nil:
 		*um = userMap[UK, UV]{epoch: s.m.v.cur, m: make(map[UK]UV)}
-	case s.m.v.shared(um.epoch, b.idx):
+	case s.m.v.sharedValue(um.epoch, b.idx):
 		*um = userMap[UK, UV]{epoch: s.m.v.cur, m: maps.Clone(um.m)}
 	}
 	return um.m

@@ -63,10 +63,15 @@ func (b *KeyedBackend[K]) Snapshot() *Snapshot { return b.snapshot(false) }
 // only what changed since the previous IncrementalSnapshot (its base), and
 // is full if there is no base: the first one, the first after
 // ResetIncremental, and the first after a restore. Restoring it takes the
-// files of the whole chain, from the last full one, in order. Writing it
-// costs time in proportion to the changed entries plus a pass over the
-// directory of each changed state (see delta.go). Delta reports which
-// kind it is.
+// files of the whole chain, from the last full one, in order. Delta
+// reports which kind it is.
+//
+// A full one is taken as Snapshot is. A delta copies the changed entries
+// (their keys and values, not what values refer to) when it is taken: its
+// synchronous part takes time in proportion to the entries changed since
+// the base plus a pass over the directory of each changed key group (see
+// delta.go), and processing then writes pages in place without copying
+// them while the delta is written.
 //
 // The caller must make sure that a delta's base is stored for as long as
 // the delta is: if the base's write fails or is abandoned, call
@@ -82,7 +87,9 @@ func (b *KeyedBackend[K]) snapshot(incremental bool) *Snapshot {
 	if delta {
 		baseEpoch = b.v.snapEpoch
 	}
-	e := b.v.freeze()
+	// A delta copies its entries now (see delta.go): only the values they
+	// refer to need to be preserved while it is written.
+	e := b.v.freeze(delta)
 	b.seq++ // cached slots may no longer be writable in place
 	s := &Snapshot{live: b.v.live, epoch: e, version: fileVersion, maxPar: b.maxPar, rng: b.rng}
 	if incremental {

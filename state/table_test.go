@@ -103,7 +103,7 @@ func runCowMapModel(t *testing.T, hash func(uint64) uint64, ops, keys int, rng *
 			}
 			delete(model[idx], k)
 		case op < 87 && len(snaps) < 4:
-			e := v.freeze()
+			e := v.freeze(false)
 			cp := make([]map[uint64]int, groups)
 			for j := range cp {
 				cp[j] = maps.Clone(model[j])

@@ -144,7 +144,7 @@ func (s *timerSet[N]) find(id timerID[N]) int {
 
 // writable makes s's list and index private to the current version.
 func (s *timerSet[N]) writable(v *versions, idx int) {
-	if s.list != nil && v.shared(s.epoch, idx) {
+	if s.list != nil && v.sharedValue(s.epoch, idx) {
 		s.list = slices.Clone(s.list)
 		if s.index != nil {
 			s.index = maps.Clone(s.index)
@@ -406,20 +406,15 @@ func (t *Timers[K, N]) freeze(base uint64, written *int64) sectionWriter {
 		if ev.epoch <= base && pr.epoch <= base {
 			return nil
 		}
-		var scratch []changedChain[K, timerSet[N]]
-		appendDomain := func(dst []byte, tab *table[K, timerSet[N]]) []byte {
-			if tab == nil || tab.epoch <= base {
-				return append(dst, 0, 0) // unchanged: no ranges, no entries
-			}
-			return appendDelta(dst, tab, base, written, kc, ta, &scratch)
-		}
+		ec, pc := captureDelta(ev, base), captureDelta(pr, base)
 		return func(dst []byte, idx int) []byte {
-			et, pt := ev.tabs[idx], pr.tabs[idx]
-			if (et == nil || et.epoch <= base) && (pt == nil || pt.epoch <= base) {
+			_, _, eok := ec.group(idx)
+			_, _, pok := pc.group(idx)
+			if !eok && !pok {
 				return dst // unchanged
 			}
-			dst = appendDomain(dst, et)
-			return appendDomain(dst, pt)
+			dst = ec.appendDelta(dst, idx, written, kc, ta)
+			return pc.appendDelta(dst, idx, written, kc, ta)
 		}
 	}
 	appendDomain := func(dst []byte, tab *table[K, timerSet[N]], idx int) []byte {
