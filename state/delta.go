@@ -74,19 +74,36 @@ type capturedGroup struct {
 	ranges, slots int
 }
 
-// captureDelta copies the changes of every key group of root since epoch
-// base, or returns nil if root has not changed since.
-func captureDelta[K comparable, V any](root *mapRoot[K, V], base uint64) *deltaCapture[K, V] {
+// captureDelta copies the changes of every key group of m since epoch
+// base, or returns nil if m has not changed since. It reuses the buffers of
+// an earlier capture that was written (recycle).
+func (m *cowMap[K, V]) captureDelta(base uint64) *deltaCapture[K, V] {
+	root := m.root
 	if root.epoch <= base {
 		return nil
 	}
-	c := &deltaCapture[K, V]{}
+	c := m.spare.Swap(nil)
+	if c == nil {
+		c = &deltaCapture[K, V]{}
+	}
 	for idx, t := range root.tabs {
 		if t != nil && t.epoch > base {
 			c.add(idx, t, base)
 		}
 	}
 	return c
+}
+
+// recycle keeps the buffers of c, which has been written, for m's next
+// capture, unless they are much larger than it needed (the changes of a
+// state being filled are larger than those of its steady state).
+func (m *cowMap[K, V]) recycle(c *deltaCapture[K, V]) {
+	if cap(c.slots) > 4*len(c.slots)+1024 {
+		return
+	}
+	clear(c.slots) // drop references for the GC
+	c.groups, c.ranges, c.slots = c.groups[:0], c.ranges[:0], c.slots[:0]
+	m.spare.Store(c)
 }
 
 // add captures the changes of table t (key group index idx) since base. A
@@ -113,9 +130,11 @@ func (c *deltaCapture[K, V]) add(idx int, t *table[K, V], base uint64) {
 			c.ranges = append(c.ranges, hashRange{de.p.depth, uint64(di) >> (t.depth - de.p.depth)})
 		}
 		for p := de.p; ; p = t.chain[p] {
-			sel := p.fullMask()
-			if !whole {
-				sel &= p.dirty
+			// Without a deletion since the base, every slot written is
+			// still full.
+			sel := p.dirty
+			if whole {
+				sel = p.fullMask()
 			}
 			for ; sel != 0; sel &= sel - 1 {
 				i := bits.TrailingZeros64(sel)
@@ -177,18 +196,22 @@ func (p *page[K, V]) fullMask() uint64 {
 }
 
 // freezeDeltaEntries is freezeEntries for an incremental snapshot: it
-// captures the changes since epoch base and returns their section writer,
-// or nil if the state has not changed at all.
-func freezeDeltaEntries[K comparable, V any](root *mapRoot[K, V], base uint64, written *int64, kc Codec[K], vc valueAppender[V]) sectionWriter {
-	c := captureDelta(root, base)
+// captures the changes of m since epoch base and returns their section
+// writer, or nil if the state has not changed at all.
+func freezeDeltaEntries[K comparable, V any](m *cowMap[K, V], base uint64, written *int64, kc Codec[K], vc valueAppender[V]) sectionWriter {
+	c := m.captureDelta(base)
 	if c == nil {
 		return nil
 	}
+	last := len(m.root.tabs) - 1
 	return func(dst []byte, idx int) []byte {
-		if _, _, ok := c.group(idx); !ok {
-			return dst // never had entries, or unchanged
+		if _, _, ok := c.group(idx); ok {
+			dst = c.appendDelta(dst, idx, written, kc, vc)
 		}
-		return c.appendDelta(dst, idx, written, kc, vc)
+		if idx == last {
+			m.recycle(c) // written: WriteTo calls each key group once, in order
+		}
+		return dst
 	}
 }
 

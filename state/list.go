@@ -119,7 +119,7 @@ func (s *listState[K, V]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, length, values).
 func (s *listState[K, V]) freeze(base uint64, written *int64) sectionWriter {
-	return freezeState(s.nm, s.m.root, base, written, s.b.rng, s.b.keyCodec, listAppender[V]{s.codec})
+	return freezeState(s.nm, &s.m, base, written, s.b.rng, s.b.keyCodec, listAppender[V]{s.codec})
 }
 
 type listAppender[V any] struct{ c Codec[V] }

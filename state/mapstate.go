@@ -143,7 +143,7 @@ func (s *mapState[K, UK, UV]) keys() keyIterator[K] { return mapKeys(&s.m) }
 // Section: count, then count times (key, length, length times (user key,
 // user value)).
 func (s *mapState[K, UK, UV]) freeze(base uint64, written *int64) sectionWriter {
-	return freezeState(s.nm, s.m.root, base, written, s.b.rng, s.b.keyCodec, mapAppender[UK, UV]{s.kc, s.vc})
+	return freezeState(s.nm, &s.m, base, written, s.b.rng, s.b.keyCodec, mapAppender[UK, UV]{s.kc, s.vc})
 }
 
 type mapAppender[UK comparable, UV any] struct {

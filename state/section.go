@@ -55,11 +55,11 @@ func appendEntries[K comparable, V any](dst []byte, t *table[K, V], name string,
 
 // freezeState returns the full (base 0) or incremental section writer of a
 // state kept in a cowMap.
-func freezeState[K comparable, V any](name string, root *mapRoot[K, V], base uint64, written *int64, rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
+func freezeState[K comparable, V any](name string, m *cowMap[K, V], base uint64, written *int64, rng KeyGroupRange, kc Codec[K], vc valueAppender[V]) sectionWriter {
 	if base > 0 {
-		return freezeDeltaEntries(root, base, written, kc, vc)
+		return freezeDeltaEntries(m, base, written, kc, vc)
 	}
-	return freezeEntries(name, root, written, rng, kc, vc)
+	return freezeEntries(name, m.root, written, rng, kc, vc)
 }
 
 // restoreEntries adds the entries of a section written by freezeEntries

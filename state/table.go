@@ -4,6 +4,7 @@ import (
 	"maps"
 	"math/bits"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -26,6 +27,9 @@ type cowMap[K comparable, V any] struct {
 	root *mapRoot[K, V]
 	v    *versions
 	hash func(K) uint64
+	// spare is the buffers of a written incremental snapshot's capture,
+	// for the next one (see delta.go).
+	spare *atomic.Pointer[deltaCapture[K, V]]
 }
 
 type mapRoot[K comparable, V any] struct {
@@ -300,9 +304,10 @@ func (t *table[K, V]) each(f func(*slot[K, V]) bool) bool {
 
 func newCowMap[K comparable, V any](v *versions, hash func(K) uint64, groups int) cowMap[K, V] {
 	return cowMap[K, V]{
-		root: &mapRoot[K, V]{epoch: v.cur, tabs: make([]*table[K, V], groups)},
-		v:    v,
-		hash: hash,
+		root:  &mapRoot[K, V]{epoch: v.cur, tabs: make([]*table[K, V], groups)},
+		v:     v,
+		hash:  hash,
+		spare: new(atomic.Pointer[deltaCapture[K, V]]),
 	}
 }
 

@@ -406,15 +406,24 @@ func (t *Timers[K, N]) freeze(base uint64, written *int64) sectionWriter {
 		if ev.epoch <= base && pr.epoch <= base {
 			return nil
 		}
-		ec, pc := captureDelta(ev, base), captureDelta(pr, base)
+		ec, pc := t.event.m.captureDelta(base), t.proc.m.captureDelta(base)
+		last := len(ev.tabs) - 1
 		return func(dst []byte, idx int) []byte {
 			_, _, eok := ec.group(idx)
 			_, _, pok := pc.group(idx)
-			if !eok && !pok {
-				return dst // unchanged
+			if eok || pok {
+				dst = ec.appendDelta(dst, idx, written, kc, ta)
+				dst = pc.appendDelta(dst, idx, written, kc, ta)
 			}
-			dst = ec.appendDelta(dst, idx, written, kc, ta)
-			return pc.appendDelta(dst, idx, written, kc, ta)
+			if idx == last { // written: recycle the captures' buffers
+				if ec != nil {
+					t.event.m.recycle(ec)
+				}
+				if pc != nil {
+					t.proc.m.recycle(pc)
+				}
+			}
+			return dst
 		}
 	}
 	appendDomain := func(dst []byte, tab *table[K, timerSet[N]], idx int) []byte {

@@ -86,7 +86,7 @@ func (s *valueState[K, V]) keys() keyIterator[K] { return mapKeys(&s.m) }
 
 // Section: count, then count times (key, value).
 func (s *valueState[K, V]) freeze(base uint64, written *int64) sectionWriter {
-	return freezeState(s.nm, s.m.root, base, written, s.b.rng, s.b.keyCodec, s.codec)
+	return freezeState(s.nm, &s.m, base, written, s.b.rng, s.b.keyCodec, s.codec)
 }
 
 func (s *valueState[K, V]) restore(idx int, data []byte) error {
