@@ -98,7 +98,12 @@
 // deleted. A delta holds, per key group, the changed entries and the hash
 // ranges of pages to replace whole (delta.go). Finding the changes walks
 // the directories of the changed key groups, never the entries; a delta's
-// size follows the keys changed. Restore takes the chain's files in order,
+// size follows the keys changed. A delta copies its entries (key and
+// value, not what the value refers to) out of the pages when it is taken,
+// a synchronous cost in proportion to the keys changed since its base, so
+// that it pins no page: processing writes pages in place while the delta
+// is written, and only the values entries refer to (a map state's map, a
+// key's timers) stay pinned, by a pin of values only (epoch.go). Restore takes the chain's files in order,
 // from its full snapshot; a file is refused unless it builds on the one
 // restored before it (each version 2 file names its id and its base's).
 // Which files form the chain, and keeping them stored, is the caller's
