@@ -71,8 +71,9 @@
 // snapshot that does not block processing, and here it is a plain memory
 // copy of pointer-free memory. The benchmarks in bench_test.go measure it,
 // with the pages and bytes copied per snapshot; BENCHMARKS.md has results.
-// For gigabytes of state updated uniformly, copying whole pages costs too
-// much; the next steps would be copying single groups of 8 slots (136
+// For gigabytes of state updated uniformly, copying whole pages for full
+// snapshots costs too much (incremental snapshots copy no pages, below);
+// the next steps would be copying single groups of 8 slots (136
 // bytes for int64) into a per-snapshot save area instead of whole pages,
 // and a two-level directory so that the first write to a key group does
 // not copy all of its directory. Beyond that lies the on-disk backend the
