@@ -250,7 +250,7 @@ parseField:
 		return nil, d.overflow(startLine)
 	}
 	if perr != nil {
-		return nil, &RecordError{Line: startLine, Raw: bytes.Clone(d.raw), Err: perr}
+		return nil, &RecordError{Line: startLine, Raw: bytes.Clone(trimEOL(d.raw)), Err: perr}
 	}
 	str := string(d.buf)
 	rec := make([]string, len(d.ends))
@@ -260,7 +260,7 @@ parseField:
 		prev = e
 	}
 	if n := d.opts.FieldsPerRecord; n > 0 && len(rec) != n {
-		return nil, &RecordError{Line: startLine, Raw: bytes.Clone(d.raw),
+		return nil, &RecordError{Line: startLine, Raw: bytes.Clone(trimEOL(d.raw)),
 			Err: &csv.ParseError{StartLine: int(startLine), Line: int(startLine), Column: 1, Err: fmt.Errorf("%w: %d fields, want %d", csv.ErrFieldCount, len(rec), n)}}
 	}
 	return rec, nil
@@ -278,5 +278,5 @@ func (d *csvDecoder) overflow(startLine int64) error {
 			return err
 		}
 	}
-	return &RecordError{Line: startLine, Raw: bytes.Clone(d.raw), Err: fmt.Errorf("%w: record is longer than %d bytes", ErrRecordTooLarge, d.lr.max)}
+	return &RecordError{Line: startLine, Raw: bytes.Clone(trimEOL(d.raw)), Err: fmt.Errorf("%w: record is longer than %d bytes", ErrRecordTooLarge, d.lr.max)}
 }

@@ -15,7 +15,8 @@ import (
 // position after it.
 type item[T any] struct {
 	v       T
-	badLine int64 // 0: a record
+	badLine int64  // 0: a record
+	raw     string // a bad record's raw bytes
 	pos     Position
 }
 
@@ -34,7 +35,7 @@ func decodeAll[T any](t testing.TB, f Format[T], data []byte, start Position, ma
 		var re *RecordError
 		switch {
 		case errors.As(err, &re):
-			out = append(out, item[T]{badLine: re.Line, pos: dec.Position()})
+			out = append(out, item[T]{badLine: re.Line, raw: string(re.Raw), pos: dec.Position()})
 		case err != nil:
 			t.Fatalf("decode: %v", err)
 		default:
@@ -80,9 +81,9 @@ func TestLinesTooLong(t *testing.T) {
 	got := checkRestart(t, Lines(), data, 10)
 	want := []item[string]{
 		{v: "short", pos: Position{6, 2}},
-		{badLine: 2, pos: Position{108, 3}},
+		{badLine: 2, raw: strings.Repeat("x", 10), pos: Position{108, 3}},
 		{v: "ok", pos: Position{111, 4}},
-		{badLine: 4, pos: Position{122, 5}},
+		{badLine: 4, raw: strings.Repeat("y", 10), pos: Position{122, 5}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
@@ -178,6 +179,36 @@ func TestCSV(t *testing.T) {
 			recs, bad := csvRecords(t, tt.opts, tt.data)
 			if !reflect.DeepEqual(recs, tt.want) || !reflect.DeepEqual(bad, tt.bad) {
 				t.Fatalf("got %q bad %v, want %q bad %v", recs, bad, tt.want, tt.bad)
+			}
+		})
+	}
+}
+
+// TestCSVBadRecordRaw checks the raw bytes a bad CSV record carries (for
+// dead letters): the record's lines without the final line ending.
+func TestCSVBadRecordRaw(t *testing.T) {
+	for _, tt := range []struct {
+		name, data string
+		opts       CSVOptions
+		max        int
+		want       []string
+	}{
+		{name: "bare quote lf", data: "1,2\n3,a\"b\n5,6\n", want: []string{`3,a"b`}},
+		{name: "bare quote crlf", data: "1,2\r\n3,a\"b\r\n5,6\r\n", want: []string{`3,a"b`}},
+		{name: "last line without ending", data: "1,2\n3,a\"b", want: []string{`3,a"b`}},
+		{name: "multi-line", data: "\"a\nb\"x,1\n2,3\n", want: []string{"\"a\nb\"x,1"}},
+		{name: "field count", opts: CSVOptions{FieldsPerRecord: 2}, data: "1,2,3\r\n4,5\n", want: []string{"1,2,3"}},
+		{name: "too large", data: "1,2\n" + strings.Repeat("x", 20) + "\n3,4\n", max: 16, want: []string{strings.Repeat("x", 16)}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, it := range decodeAll(t, CSV(tt.opts), []byte(tt.data), Position{}, tt.max) {
+				if it.badLine != 0 {
+					got = append(got, it.raw)
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("raw %q, want %q", got, tt.want)
 			}
 		})
 	}
