@@ -116,18 +116,23 @@ func job(n, keys int64, w workload, cfg runtime.CheckpointConfig, restore string
 type measured struct {
 	wall, cpu time.Duration
 	steady    time.Duration // CPU time after the fill
+	gcs       uint32        // garbage collections during the run
 }
 
 func run(b *testing.B, mk func(mark *atomic.Int64) *stream.Env) measured {
 	var mark atomic.Int64
 	env := mk(&mark)
 	goruntime.GC() // do not bill this run for the garbage of the previous one
+	var ms goruntime.MemStats
+	goruntime.ReadMemStats(&ms)
+	gc0 := ms.NumGC
 	start, cpu0 := time.Now(), processCPU()
 	if err := env.Execute(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	end := processCPU()
-	m := measured{wall: time.Since(start), cpu: end - cpu0}
+	goruntime.ReadMemStats(&ms)
+	m := measured{wall: time.Since(start), cpu: end - cpu0, gcs: ms.NumGC - gc0}
 	if mark.Load() != 0 {
 		m.steady = end - time.Duration(mark.Load())
 	}
@@ -164,11 +169,12 @@ func BenchmarkCheckpointCost(b *testing.B) {
 					})
 				}
 				// Warm up: the first run of a process pays for faulting in
-				// its heap, a cost the runs after it do not have. Then the
-				// baseline runs first and again last, and the runs with
-				// checkpoints are compared with their mean: the machine
-				// drifts.
-				runOff(keys)
+				// its heap, a cost the runs after it do not have (a run of
+				// the fill alone is not enough: the heap of a whole run is
+				// larger). Then the baseline runs first and again last, and
+				// the runs with checkpoints are compared with their mean:
+				// the machine drifts.
+				runOff(n)
 				off := runOff(n)
 				type result struct {
 					mode string
@@ -206,6 +212,7 @@ func BenchmarkCheckpointCost(b *testing.B) {
 					results = append(results, result{mode, on})
 					b.ReportMetric(float64(n)/on.wall.Seconds(), "rec/s-"+mode)
 					b.ReportMetric(float64(on.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-"+mode)
+					b.ReportMetric(float64(on.gcs), "gcs-"+mode)
 					if len(durs) > 0 {
 						b.ReportMetric(float64(durs[len(durs)/2].Milliseconds()), "ms-ckpt-p50-"+mode)
 						b.ReportMetric(float64(durs[len(durs)-1].Milliseconds()), "ms-ckpt-max-"+mode)
@@ -219,6 +226,7 @@ func BenchmarkCheckpointCost(b *testing.B) {
 				b.ReportMetric(float64(n)/off2.wall.Seconds(), "rec/s-off2")
 				b.ReportMetric(float64(off.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-off")
 				b.ReportMetric(float64(off2.cpu.Nanoseconds())/float64(n), "cpu-ns/rec-off2")
+				b.ReportMetric(float64(off.gcs+off2.gcs)/2, "gcs-off")
 				for _, r := range results {
 					mode := r.mode
 					base := (off.cpu + off2.cpu).Seconds() / 2
