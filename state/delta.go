@@ -94,11 +94,13 @@ func (m *cowMap[K, V]) captureDelta(base uint64) *deltaCapture[K, V] {
 	return c
 }
 
-// recycle keeps the buffers of c, which has been written, for m's next
-// capture, unless they are much larger than it needed (the changes of a
-// state being filled are larger than those of its steady state).
-func (m *cowMap[K, V]) recycle(c *deltaCapture[K, V]) {
-	if cap(c.slots) > 4*len(c.slots)+1024 {
+// recycle keeps the buffers of c for m's next capture once key group index
+// idx, the last one (last), is written: WriteTo encodes each key group
+// once, in order. It keeps none much larger than c needed (the changes of
+// a state being filled are larger than those of its steady state). c may
+// be nil.
+func (m *cowMap[K, V]) recycle(c *deltaCapture[K, V], idx, last int) {
+	if c == nil || idx != last || cap(c.slots) > 4*len(c.slots)+1024 {
 		return
 	}
 	clear(c.slots) // drop references for the GC
@@ -208,9 +210,7 @@ func freezeDeltaEntries[K comparable, V any](m *cowMap[K, V], base uint64, writt
 		if _, _, ok := c.group(idx); ok {
 			dst = c.appendDelta(dst, idx, written, kc, vc)
 		}
-		if idx == last {
-			m.recycle(c) // written: WriteTo calls each key group once, in order
-		}
+		m.recycle(c, idx, last)
 		return dst
 	}
 }

@@ -415,14 +415,8 @@ func (t *Timers[K, N]) freeze(base uint64, written *int64) sectionWriter {
 				dst = ec.appendDelta(dst, idx, written, kc, ta)
 				dst = pc.appendDelta(dst, idx, written, kc, ta)
 			}
-			if idx == last { // written: recycle the captures' buffers
-				if ec != nil {
-					t.event.m.recycle(ec)
-				}
-				if pc != nil {
-					t.proc.m.recycle(pc)
-				}
-			}
+			t.event.m.recycle(ec, idx, last)
+			t.proc.m.recycle(pc, idx, last)
 			return dst
 		}
 	}
