@@ -1,27 +1,16 @@
 package restart
 
-import "errors"
+import "github.com/sluicehq/sluice/connector"
 
-// Unrecoverable marks err as a failure that no restart can fix, such as a
-// configuration error or a committer reporting that data may have been lost;
-// no Strategy of this package restarts after it. The mark survives further
-// wrapping (with %w or [errors.Join]) and does not change err's message.
-// Unrecoverable(nil) is nil.
-func Unrecoverable(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &unrecoverableError{err: err}
-}
+// Unrecoverable marks err as a failure that no restart can fix; it is
+// [connector.Permanent], the one classification of failures (see the
+// connector package). No Strategy of this package restarts after such an
+// error. Unrecoverable(nil) is nil.
+func Unrecoverable(err error) error { return connector.Permanent(err) }
 
-// IsUnrecoverable reports whether err, or any error it wraps, was marked by
-// [Unrecoverable].
-func IsUnrecoverable(err error) bool {
-	var u *unrecoverableError
-	return errors.As(err, &u)
-}
-
-type unrecoverableError struct{ err error }
-
-func (e *unrecoverableError) Error() string { return e.err.Error() }
-func (e *unrecoverableError) Unwrap() error { return e.err }
+// IsUnrecoverable reports whether err will fail again on retry; it is
+// [connector.IsPermanent]: marked by [Unrecoverable] or
+// [connector.Permanent], or wrapping one of connector's permanent sentinel
+// errors (a bad record, data loss, a target's rejection, a configuration
+// error).
+func IsUnrecoverable(err error) bool { return connector.IsPermanent(err) }
