@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice/graph"
@@ -15,9 +16,14 @@ import (
 type Env struct {
 	g   *graph.Graph
 	cfg runtime.Config
+	// invalid are the settings refused so far (options and operator
+	// settings cannot return errors): Plan, Start and Execute report them.
+	invalid []invalidSetting
 }
 
-// Option configures an Env.
+// Option configures an Env. An option given an invalid value (a
+// parallelism below 1, say) leaves the setting alone and makes Plan,
+// Start and Execute return an error naming it.
 type Option func(*Env)
 
 // New returns an environment for a job called name.
@@ -29,20 +35,38 @@ func New(name string, opts ...Option) *Env {
 	return e
 }
 
-// WithParallelism sets the default parallelism of operators (default 1).
-func WithParallelism(n int) Option { return func(e *Env) { e.g.Parallelism = n } }
+// WithParallelism sets the default parallelism of operators (default 1);
+// n must be at least 1.
+func WithParallelism(n int) Option {
+	return func(e *Env) {
+		if e.checkParallelism(nil, fmt.Sprintf("stream.WithParallelism(%d)", n), n) {
+			e.g.Parallelism = n
+		}
+	}
+}
 
-// WithMaxParallelism sets the number of key groups (default 128). Keyed
-// state is checkpointed by key group, so this bounds the parallelism a job
-// can be rescaled to and must not change between a checkpoint and its
-// restore.
-func WithMaxParallelism(n int) Option { return func(e *Env) { e.g.MaxParallelism = n } }
+// WithMaxParallelism sets the number of key groups (default 128), from 1 to
+// state.MaxMaxParallelism. Keyed state is checkpointed by key group, so
+// this bounds the parallelism a job can be rescaled to and must not change
+// between a checkpoint and its restore.
+func WithMaxParallelism(n int) Option {
+	return func(e *Env) {
+		if e.checkMaxParallelism(nil, fmt.Sprintf("stream.WithMaxParallelism(%d)", n), n) {
+			e.g.MaxParallelism = n
+		}
+	}
+}
 
-// WithCheckpointing turns on checkpoints every interval, stored at the
-// location storage (a path, file://, s3://...; "" keeps them in memory,
-// which survives in-process restarts only).
+// WithCheckpointing turns on checkpoints every interval (positive), stored
+// at the location storage (a path, file://, s3://...; "" keeps them in
+// memory, which survives in-process restarts only).
 func WithCheckpointing(interval time.Duration, storage string) Option {
 	return func(e *Env) {
+		if interval <= 0 {
+			e.refuse(nil, fmt.Sprintf("stream.WithCheckpointing(%v, %q)", interval, storage),
+				"the interval must be positive; leave the option out for a job without checkpoints")
+			return
+		}
 		e.cfg.Checkpoint.Interval = interval
 		e.cfg.Checkpoint.Storage = storage
 	}
@@ -80,12 +104,29 @@ func WithLogger(l *slog.Logger) Option { return func(e *Env) { e.cfg.Logger = l 
 // WithClock sets the processing-time clock (tests: sluicetest.ManualClock).
 func WithClock(c runtime.Clock) Option { return func(e *Env) { e.cfg.Clock = c } }
 
-// WithBatchSize sets records per network batch (default 512).
-func WithBatchSize(n int) Option { return func(e *Env) { e.cfg.BatchSize = n } }
+// WithBatchSize sets records per network batch (default 512); n must be
+// at least 1.
+func WithBatchSize(n int) Option {
+	return func(e *Env) {
+		if n < 1 {
+			e.refuse(nil, fmt.Sprintf("stream.WithBatchSize(%d)", n), "the batch size must be at least 1")
+			return
+		}
+		e.cfg.BatchSize = n
+	}
+}
 
 // WithBufferTimeout bounds how long a record may wait in a partly filled
-// network batch while its task is busy (default 5ms).
-func WithBufferTimeout(d time.Duration) Option { return func(e *Env) { e.cfg.BufferTimeout = d } }
+// network batch while its task is busy (default 5ms); d must be positive.
+func WithBufferTimeout(d time.Duration) Option {
+	return func(e *Env) {
+		if d <= 0 {
+			e.refuse(nil, fmt.Sprintf("stream.WithBufferTimeout(%v)", d), "the buffer timeout must be positive")
+			return
+		}
+		e.cfg.BufferTimeout = d
+	}
+}
 
 // WithoutChaining runs every operator in its own goroutine (for debugging
 // and measurement).
@@ -103,10 +144,30 @@ func (e *Env) Config() runtime.Config { return e.cfg }
 // Graph returns the logical graph built so far.
 func (e *Env) Graph() *graph.Graph { return e.g }
 
-// Plan compiles the job into its physical plan.
-func (e *Env) Plan() (*runtime.Plan, error) { return e.g.Compile() }
+// Plan compiles the job into its physical plan. It returns the errors
+// Start would return for the job's settings and graph.
+func (e *Env) Plan() (*runtime.Plan, error) { return e.compile() }
 
-// Execute runs the job until it finishes, fails, or ctx is cancelled.
+// compile checks the settings and the graph and compiles the graph. Its
+// errors wrap runtime.ErrConfig.
+func (e *Env) compile() (*runtime.Plan, error) {
+	if err := e.settingsErr(); err != nil {
+		return nil, err
+	}
+	if len(e.g.Nodes) > 0 && !slices.ContainsFunc(e.g.Nodes, func(n *graph.Node) bool { return n.Kind == graph.KindSink }) {
+		return nil, fmt.Errorf("job %q: %w: the job has no sink, so it would compute nothing anyone sees: end a stream with SinkTo or Print", e.g.Name, runtime.ErrConfig)
+	}
+	plan, err := e.g.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("job %q: %w: %w", e.g.Name, runtime.ErrConfig, err)
+	}
+	return plan, nil
+}
+
+// Execute runs the job until it finishes, fails, or ctx is cancelled. It
+// returns an error wrapping runtime.ErrConfig, without running anything,
+// when a setting was invalid (every such setting is named) or the job has
+// no sink.
 func (e *Env) Execute(ctx context.Context) error {
 	j, err := e.Start(ctx)
 	if err != nil {
@@ -123,11 +184,11 @@ func (e *Env) Guarantee() graph.GuaranteeReport {
 
 // Start starts the job and returns at once. It logs the job's end-to-end
 // guarantee first, with a warning for every connector whose promise the
-// configuration weakens.
+// configuration weakens. Its errors are those of Execute.
 func (e *Env) Start(ctx context.Context) (*runtime.Job, error) {
-	plan, err := e.g.Compile()
+	plan, err := e.compile()
 	if err != nil {
-		return nil, fmt.Errorf("job %q: %w", e.g.Name, err)
+		return nil, err
 	}
 	logger := e.cfg.Logger
 	if logger == nil {

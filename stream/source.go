@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"fmt"
+
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/collection"
 	"github.com/sluicehq/sluice/connector/stdout"
@@ -41,7 +43,10 @@ func Generate[T any](env *Env, n int64, fn func(i int64) T) Stream[T] {
 }
 
 // Sink is the end of a stream.
-type Sink struct{ node *graph.Node }
+type Sink struct {
+	env  *Env
+	node *graph.Node
+}
 
 // Name sets the sink's name.
 func (s Sink) Name(name string) Sink { s.node.Name = name; return s }
@@ -49,15 +54,21 @@ func (s Sink) Name(name string) Sink { s.node.Name = name; return s }
 // UID sets the sink's uid.
 func (s Sink) UID(uid string) Sink { s.node.UID = uid; return s }
 
-// Parallelism sets the sink's parallelism.
-func (s Sink) Parallelism(n int) Sink { s.node.Parallelism = n; return s }
+// Parallelism sets the sink's parallelism; n must be at least 1 (Execute
+// reports an invalid n).
+func (s Sink) Parallelism(n int) Sink {
+	if s.env.checkParallelism(s.node, fmt.Sprintf("Parallelism(%d)", n), n) {
+		s.node.Parallelism = n
+	}
+	return s
+}
 
 // SinkTo writes the stream to snk.
 func (s Stream[T]) SinkTo(name string, snk connector.Sink[T]) Sink {
 	n := &graph.Node{Kind: graph.KindSink, Name: name, Connector: snk, Inputs: []*graph.Edge{s.forward()},
 		New: func(any, map[string]any) (runtime.Operator, error) { return runtime.NewSinkOperator(snk), nil }}
 	s.env.g.Add(n)
-	return Sink{node: n}
+	return Sink{env: s.env, node: n}
 }
 
 // Print writes every record to standard output, one line per record (fmt

@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"fmt"
+
 	"github.com/sluicehq/sluice/graph"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -23,11 +25,23 @@ func (s Stream[T]) Name(name string) Stream[T] { s.node.Name = name; return s }
 // Set it on every stateful operator of a job that must survive changes.
 func (s Stream[T]) UID(uid string) Stream[T] { s.node.UID = uid; return s }
 
-// Parallelism sets the number of subtasks of the operator.
-func (s Stream[T]) Parallelism(n int) Stream[T] { s.node.Parallelism = n; return s }
+// Parallelism sets the number of subtasks of the operator; n must be at
+// least 1 (Execute reports an invalid n).
+func (s Stream[T]) Parallelism(n int) Stream[T] {
+	if s.env.checkParallelism(s.node, fmt.Sprintf("Parallelism(%d)", n), n) {
+		s.node.Parallelism = n
+	}
+	return s
+}
 
-// MaxParallelism sets the operator's number of key groups.
-func (s Stream[T]) MaxParallelism(n int) Stream[T] { s.node.MaxParallelism = n; return s }
+// MaxParallelism sets the operator's number of key groups, from 1 to
+// state.MaxMaxParallelism (Execute reports an invalid n).
+func (s Stream[T]) MaxParallelism(n int) Stream[T] {
+	if s.env.checkMaxParallelism(s.node, fmt.Sprintf("MaxParallelism(%d)", n), n) {
+		s.node.MaxParallelism = n
+	}
+	return s
+}
 
 // StartNewChain keeps the operator out of its predecessor's chain.
 func (s Stream[T]) StartNewChain() Stream[T] { s.node.Chaining = graph.ChainHead; return s }

@@ -34,6 +34,9 @@ type WindowedStream[K comparable, T any] struct {
 	procTime bool
 	lateness int64 // milliseconds
 	lateTag  *OutputTag[T]
+	// refused are invalid settings, recorded against the window operator
+	// when it is added.
+	refused []invalidSetting
 }
 
 // Window cuts the keyed stream k into the windows of a: eventtime.Tumbling,
@@ -64,11 +67,13 @@ func (w WindowedStream[K, T]) ProcessingTime() WindowedStream[K, T] {
 // watermark passes window.MaxTimestamp()+d (default 0). A record that
 // arrives after its window fired but within d is added to the window, which
 // fires again at once with the updated result. Records later than that are
-// late: see LateRecords. It panics if d is negative or not a whole number
-// of milliseconds.
+// late: see LateRecords. d must be a non-negative whole number of
+// milliseconds (Execute reports another d).
 func (w WindowedStream[K, T]) AllowedLateness(d time.Duration) WindowedStream[K, T] {
 	if d < 0 || d%time.Millisecond != 0 {
-		panic(fmt.Sprintf("stream: AllowedLateness(%v): need a non-negative whole number of milliseconds", d))
+		w.refused = append(slices.Clip(w.refused), invalidSetting{setting: fmt.Sprintf("AllowedLateness(%v)", d),
+			problem: "the allowed lateness must be a non-negative whole number of milliseconds"})
+		return w
 	}
 	w.lateness = d.Milliseconds()
 	return w
@@ -193,7 +198,7 @@ func aggAdd[T, A, O any](agg AggregateFunction[T, A, O]) func(A, bool, T) A {
 
 // windowNode adds the window operator for w with the functions fns.
 func windowNode[K comparable, T, S, O any](w WindowedStream[K, T], fns windowFuncs[K, T, S, O]) Stream[O] {
-	return keyedNode(w.k, w.name(), func(out runtime.Output[O], side map[string]any) runtime.Operator {
+	s := keyedNode(w.k, w.name(), func(out runtime.Output[O], side map[string]any) runtime.Operator {
 		op := &windowOp[K, T, S, O]{base: base[O]{out: out}, cfg: w.config(), keyFn: w.k.keyFn, fns: fns}
 		op.c.out = out
 		op.ctx.sides = side
@@ -205,6 +210,10 @@ func windowNode[K comparable, T, S, O any](w WindowedStream[K, T], fns windowFun
 		}
 		return op
 	})
+	for _, r := range w.refused {
+		s.env.refuse(s.node, r.setting, r.problem)
+	}
+	return s
 }
 
 func (w WindowedStream[K, T]) config() windowConfig {
