@@ -4,10 +4,11 @@
 // It sits in the checkpoint layer, below the checkpoint coordinator and the
 // runtime and above the file system or object store: the runtime writes each
 // checkpoint's state files and metadata through it, restores the latest
-// complete checkpoint with [Storage.Latest], loads savepoints with
-// [Storage.Load], shows checkpoints to the CLI with [Storage.List] and applies
-// retention with [Storage.Retain]. The content of state files and the
-// runtime's metadata payload are opaque bytes here.
+// complete checkpoint whose files verify with [Storage.LatestVerified],
+// loads savepoints with [Storage.Load] and checks them with
+// [Storage.Verify], shows checkpoints to the CLI with [Storage.List] and
+// applies retention with [Storage.Retain]. The content of state files and
+// the runtime's metadata payload are opaque bytes here.
 //
 // # Locations
 //
@@ -66,14 +67,21 @@
 //
 // [Storage.Latest], [Storage.List] and [Storage.Retain] check that
 // _metadata decodes and that every state file it lists exists with the
-// recorded size; the CRC-32C of a state file is checked when it is read
-// through [Storage.OpenFile]. Latest skips partial and corrupt checkpoints
-// (logging and reporting each) but stops with an error on an I/O error or on
-// metadata of a newer format version, so that a transient failure never makes
-// the runtime restore an older checkpoint than it should. Latest does not
-// look at the checkpoints the one it returns uses: [Storage.LoadUsed]
-// validates each when the runtime opens it, and reports a missing, partial or
-// corrupt one as ErrCorrupt.
+// recorded size; they do not read state files. Latest skips partial and
+// corrupt checkpoints (logging and reporting each) but stops with an error
+// on an I/O error or on metadata of a newer format version, so that a
+// transient failure never makes the runtime restore an older checkpoint
+// than it should. Latest does not look at the checkpoints the one it
+// returns uses: [Storage.LoadUsed] validates each when the runtime opens
+// it, and reports a missing, partial or corrupt one as ErrCorrupt.
+//
+// The CRC-32C of a state file is checked whenever it is read to the end
+// through [Storage.OpenFile]. [Storage.Verify] does that for every state
+// file of a checkpoint and of the checkpoints it uses, before any state is
+// used; [Storage.LatestVerified] verifies each checkpoint it would return
+// and falls back past corrupt ones, and [Storage.ListVerified] verifies
+// every complete checkpoint and savepoint (sluice checkpoints --verify).
+// A bit flip that leaves a file's size alone is found only by reading it.
 //
 // # Concurrency
 //

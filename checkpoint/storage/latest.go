@@ -16,7 +16,9 @@ type Skipped struct {
 	Dir    string // directory name, e.g. "chk-9"
 	Path   string // full location of the directory
 	Reason string // why, for people: "checkpoint corrupt: state file x is missing"
-	Err    error  // why, for code: wraps ErrIncomplete or ErrCorrupt
+	// Err is why, for code: it wraps ErrIncomplete (never completed) or
+	// ErrCorrupt (damaged metadata, or state files that do not match it).
+	Err error
 }
 
 // dirRef is a directory of the layout found under the root.
@@ -49,13 +51,35 @@ func (s *Storage) layoutDirs(ctx context.Context) ([]dirRef, error) {
 // considered; Load them by path). Each newer checkpoint that is partial or
 // corrupt (bad metadata checksum, a state file missing or of the wrong size)
 // is skipped, logged at level Warn and returned in skipped, newest first.
-// State file CRCs are checked when files are read (OpenFile). If there is no
-// complete checkpoint, Latest returns nil, the skipped ones and a nil error.
+// State file contents are not read: their CRCs are checked when files are
+// read (OpenFile), or before with Verify; LatestVerified does both. If there
+// is no complete checkpoint, Latest returns nil, the skipped ones and a nil
+// error.
 //
 // Latest stops with an error, rather than fall back to an older checkpoint,
 // on an I/O error and on a checkpoint whose metadata is of a newer format
 // version (ErrUnsupportedVersion).
 func (s *Storage) Latest(ctx context.Context) (cp *Checkpoint, skipped []Skipped, err error) {
+	return s.latest(ctx, nil)
+}
+
+// LatestVerified is Latest, but before it returns a checkpoint it reads
+// every state file of it and of the checkpoints it uses, as Verify does. A
+// checkpoint whose files do not match its metadata is skipped like a
+// corrupt one (logged at level Warn and returned in skipped with an Err
+// wrapping ErrCorrupt that names the file) and the previous complete one is
+// tried, and so on. Verification errors that are not corruption (I/O, ctx
+// done) stop LatestVerified with an error, as in Latest.
+//
+// A skipped checkpoint whose Err wraps ErrCorrupt was probably complete
+// once: restoring an older one may repeat output that exactly-once sinks
+// committed for it. One that wraps ErrIncomplete never completed.
+func (s *Storage) LatestVerified(ctx context.Context) (cp *Checkpoint, skipped []Skipped, err error) {
+	return s.latest(ctx, s.newVerifier())
+}
+
+// latest implements Latest, and LatestVerified when v is not nil.
+func (s *Storage) latest(ctx context.Context, v *verifier) (cp *Checkpoint, skipped []Skipped, err error) {
 	refs, err := s.layoutDirs(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("latest checkpoint in %s: %w", s.loc, err)
@@ -71,7 +95,18 @@ func (s *Storage) Latest(ctx context.Context) (cp *Checkpoint, skipped []Skipped
 		}
 		switch in.status {
 		case StatusComplete:
-			return in.checkpoint(s.b), skipped, nil
+			cp := in.checkpoint(s.b)
+			if v == nil {
+				return cp, skipped, nil
+			}
+			err := v.verify(ctx, cp)
+			if err == nil {
+				return cp, skipped, nil
+			}
+			if !errors.Is(err, ErrCorrupt) {
+				return nil, skipped, fmt.Errorf("latest checkpoint in %s: %w", s.loc, err)
+			}
+			in = in.fail(StatusCorrupt, err)
 		case StatusUnsupported:
 			return nil, skipped, fmt.Errorf("latest checkpoint %s: %w", in.path, in.err)
 		}
