@@ -41,6 +41,14 @@ type backend interface {
 	close() error
 }
 
+// dirRenamer is implemented by backends that can rename a directory
+// atomically (the local file system; object stores cannot).
+type dirRenamer interface {
+	// renameDir renames directory from to to, both directly under the
+	// root, and makes the rename durable. to must not exist.
+	renameDir(ctx context.Context, from, to string) error
+}
+
 // entry is one file found by listFiles.
 type entry struct {
 	name    string

@@ -257,4 +257,20 @@ func (b *localBackend) removeDir(ctx context.Context, dir string) error {
 	return nil
 }
 
+// renameDir renames from to to and fsyncs the root, so that after a crash
+// the directory is found under one name or the other, never in between.
+func (b *localBackend) renameDir(ctx context.Context, from, to string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	oldPath, newPath := b.dirLocation(from), b.dirLocation(to)
+	if err := b.fs.Rename(oldPath, newPath); err != nil {
+		return localErr("rename", oldPath, err)
+	}
+	if err := b.fs.SyncDir(b.root); err != nil {
+		return localErr("sync dir", b.root, err)
+	}
+	return nil
+}
+
 func (b *localBackend) close() error { return nil }

@@ -48,10 +48,20 @@
 // and every checkpoint used, directly or through others, by a kept
 // checkpoint or by a checkpoint pending in the Storage, whatever its age.
 // It deletes the other checkpoints older than the newest n, and the other
-// partial and corrupt ones older than the newest complete checkpoint,
-// _metadata first. A used directory is never deleted, even when partial or
-// corrupt: Retain logs a warning naming the checkpoint that uses it, whose
-// restore will fail.
+// partial and corrupt ones older than the newest complete checkpoint. A
+// used directory is never deleted, even when partial or corrupt: Retain
+// logs a warning naming the checkpoint that uses it, whose restore will
+// fail.
+//
+// An interrupted deletion leaves nothing that looks like a checkpoint. On
+// the local backend Retain renames the directory to a hidden name
+// (.deleting-chk-<n>), which no listing shows, makes the rename durable and
+// then deletes it; every Retain first deletes what such renames left, so a
+// crashed process's leftovers go at the first Retain after the restart. On
+// object stores, which cannot rename, _metadata is deleted first: an
+// interruption leaves a partial directory older than the newest complete
+// checkpoint, which Latest never restores, [Storage.List] describes as
+// never restored, and the next Retain deletes.
 //
 // # Durability
 //

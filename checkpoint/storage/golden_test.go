@@ -49,7 +49,8 @@ func mutations(op storagetest.Op) bool {
 // TestGoldenTrace pins the order of file operations: state files written,
 // fsynced and closed; the directory fsynced; _metadata written to a
 // temporary name, fsynced, renamed, the directory fsynced again; and
-// retention removing _metadata before the rest.
+// retention renaming the directory to a hidden name, fsyncing the parent,
+// then deleting it.
 func TestGoldenTrace(t *testing.T) {
 	ctx := context.Background()
 	tmp := t.TempDir()

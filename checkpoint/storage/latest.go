@@ -31,20 +31,30 @@ type dirRef struct {
 // layoutDirs returns the directories under the root that follow the layout,
 // sorted by id, checkpoints before savepoints of the same id, then by name.
 func (s *Storage) layoutDirs(ctx context.Context) ([]dirRef, error) {
+	refs, _, err := s.scanDirs(ctx)
+	return refs, err
+}
+
+// scanDirs returns what layoutDirs returns, and the names of the leftovers
+// of interrupted deletions (deletingPrefix), sorted.
+func (s *Storage) scanDirs(ctx context.Context) (refs []dirRef, deleting []string, err error) {
 	names, err := s.b.listDirs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	refs := make([]dirRef, 0, len(names))
+	refs = make([]dirRef, 0, len(names))
 	for _, name := range names {
 		if id, kind, ok := parseDir(name); ok {
 			refs = append(refs, dirRef{dir: name, id: id, kind: kind})
+		} else if strings.HasPrefix(name, deletingPrefix) {
+			deleting = append(deleting, name)
 		}
 	}
+	slices.Sort(deleting)
 	slices.SortFunc(refs, func(a, b dirRef) int {
 		return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.kind, b.kind), cmp.Compare(a.dir, b.dir))
 	})
-	return refs, nil
+	return refs, deleting, nil
 }
 
 // Latest returns the newest complete checkpoint (savepoints are not

@@ -19,6 +19,10 @@ const (
 )
 
 const (
+	// deletingPrefix marks a checkpoint directory that Retain renamed to
+	// delete it (".deleting-chk-7"): no layout name starts with '.', so
+	// Latest, List and Load never see it, whatever is left of it.
+	deletingPrefix   = ".deleting-"
 	checkpointPrefix = "chk-"
 	savepointPrefix  = "savepoint-"
 	savepointSuffix  = 6 // hex digits of the random savepoint suffix

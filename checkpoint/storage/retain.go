@@ -25,10 +25,20 @@ import (
 // partial or corrupt checkpoints newer than the newest complete one (they may
 // be in progress, or worth a look), nor a checkpoint of a newer metadata
 // version among the newest n; as the uses of such a checkpoint cannot be
-// read, Retain then deletes nothing older than it. Each directory's
-// _metadata is deleted before the rest, so an interrupted deletion leaves a
-// partial directory, never a corrupt one. Retain logs each deletion at level
-// Info and goes on after a failed deletion, returning all errors joined.
+// read, Retain then deletes nothing older than it. Retain logs each
+// deletion at level Info and goes on after a failed deletion, returning all
+// errors joined.
+//
+// A deletion interrupted by a crash or an error leaves nothing that looks
+// like a checkpoint. On the local backend the directory is first renamed to
+// a hidden name (".deleting-chk-7", which Latest, List and Load ignore),
+// the rename made durable, and then deleted; every Retain first deletes the
+// leftovers of such renames, so those of a crashed process go at the first
+// Retain after a restart (the runtime calls Retain after each completed
+// checkpoint). Object stores cannot rename: there _metadata is deleted
+// first, then the rest, so an interruption leaves a partial directory older
+// than the newest complete checkpoint, which Latest never restores, List
+// reports as never restored, and the next Retain deletes.
 func (s *Storage) Retain(ctx context.Context, n int) error {
 	if n < 1 {
 		return fmt.Errorf("retain %d checkpoints: at least one must be kept", n)
@@ -36,11 +46,14 @@ func (s *Storage) Retain(ctx context.Context, n int) error {
 	// Taken before listing: a checkpoint used by a pending one was complete
 	// before it was declared, so the listing finds it.
 	usedBy := s.pendingUses() // used directory -> a checkpoint that uses it
-	refs, err := s.layoutDirs(ctx)
+	refs, deleting, err := s.scanDirs(ctx)
 	if err != nil {
 		return fmt.Errorf("retain checkpoints in %s: %w", s.loc, err)
 	}
 	var errs []error
+	for _, dir := range deleting {
+		errs = append(errs, s.removeLeftover(ctx, dir))
+	}
 	complete := 0
 	unreadable := "" // a kept checkpoint whose uses cannot be read
 	// Newest first: a checkpoint only uses older ones, so every checkpoint
@@ -137,9 +150,10 @@ func (s *Storage) reserveRemoval(dir string) (ok bool, err error) {
 	return true, nil
 }
 
-// remove deletes a checkpoint directory, _metadata first, unless it is
-// pending, already being deleted or used by a pending checkpoint (declared
-// since Retain looked).
+// remove deletes a checkpoint directory unless it is pending, already
+// being deleted or used by a pending checkpoint (declared since Retain
+// looked): renamed to a hidden name first where the backend can rename,
+// else _metadata first.
 func (s *Storage) remove(ctx context.Context, dir, why string) error {
 	ok, err := s.reserveRemoval(dir)
 	if !ok {
@@ -148,12 +162,49 @@ func (s *Storage) remove(ctx context.Context, dir, why string) error {
 	defer s.release(dir)
 	s.setComplete(dir, false)
 	path := s.b.dirLocation(dir)
-	if err := s.b.remove(ctx, dir, MetadataName); err != nil {
-		return fmt.Errorf("delete checkpoint %s: %w", path, err)
-	}
-	if err := s.b.removeDir(ctx, dir); err != nil {
-		return fmt.Errorf("delete checkpoint %s: %w", path, err)
+	if r, ok := s.b.(dirRenamer); ok {
+		trash := deletingPrefix + dir
+		if err := s.reserve(trash); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", path, err)
+		}
+		defer s.release(trash)
+		// A leftover of an earlier deletion of a directory of the same
+		// name would make the rename fail.
+		if err := s.b.removeDir(ctx, trash); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", path, err)
+		}
+		if err := r.renameDir(ctx, dir, trash); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", path, err)
+		}
+		if err := s.b.removeDir(ctx, trash); err != nil {
+			return fmt.Errorf("delete checkpoint %s (renamed to %s; the next retention deletes it): %w", path, trash, err)
+		}
+	} else {
+		if err := s.b.remove(ctx, dir, MetadataName); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", path, err)
+		}
+		if err := s.b.removeDir(ctx, dir); err != nil {
+			return fmt.Errorf("delete checkpoint %s: %w", path, err)
+		}
 	}
 	s.log.Info("checkpoint storage: deleted checkpoint", "dir", path, "reason", why)
+	return nil
+}
+
+// removeLeftover deletes what an interrupted deletion left under a hidden
+// name, unless a deletion in this Storage is at work on it.
+func (s *Storage) removeLeftover(ctx context.Context, trash string) error {
+	if err := s.reserve(trash); err != nil {
+		if errors.Is(err, ErrExists) {
+			return nil // being deleted now
+		}
+		return err
+	}
+	defer s.release(trash)
+	path := s.b.dirLocation(trash)
+	if err := s.b.removeDir(ctx, trash); err != nil {
+		return fmt.Errorf("delete the leftover of an interrupted checkpoint deletion: %w", err)
+	}
+	s.log.Info("checkpoint storage: deleted the leftover of an interrupted checkpoint deletion", "dir", path)
 	return nil
 }
