@@ -44,7 +44,7 @@ type Overrides struct {
 // builds, run by the same runtime (env.Start or env.Execute).
 func Build(p *Pipeline, o Overrides) (*stream.Env, error) {
 	if len(o.Set) > 0 {
-		q, err := decode(p.File, clone(p.root), loadOptions{env: p.opts.env, set: append(append([]string(nil), p.opts.set...), o.Set...)})
+		q, err := decode(p.File, clone(p.root), loadOptions{env: p.opts.env, set: append(append([]string(nil), p.opts.set...), o.Set...)}, &errs{file: p.File})
 		if err != nil {
 			return nil, err
 		}

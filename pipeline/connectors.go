@@ -377,7 +377,8 @@ func decodeFileSink(d *decoder, o *obj) sinkImpl {
 	s.rolling.MaxSize = d.integer(o, "max_part_size", s.rolling.MaxSize, 1, math.MaxInt64)
 	s.rolling.MaxAge = d.duration(o, "max_part_age", s.rolling.MaxAge, 0)
 	s.rolling.Inactivity = d.duration(o, "inactivity", s.rolling.Inactivity, 0)
-	s.buckets, _ = d.enum(o, "buckets", "none", "none", "processing_time", "event_time", "field")
+	var bn *node
+	s.buckets, bn = d.enum(o, "buckets", "none", "none", "processing_time", "event_time", "field")
 	s.layout = d.str(o, "bucket_layout", "")
 	if s.buckets == "field" {
 		if !o.has("bucket_field") {
@@ -393,7 +394,7 @@ func decodeFileSink(d *decoder, o *obj) sinkImpl {
 				}
 			}
 		}
-	} else if o.has("bucket_field") {
+	} else if o.has("bucket_field") && !d.bad(bn) {
 		d.fail(o.get("bucket_field"), o.at("bucket_field"), "bucket_field goes with buckets: field")
 	}
 	return s

@@ -81,15 +81,17 @@ func decodeKafkaSource(d *decoder, o *obj) sourceImpl {
 	case "latest":
 		k.opts = append(k.opts, kafka.StartFrom(kafka.Latest()))
 	case "committed":
-		if group == "" {
+		if group == "" && !d.bad(o.get("group")) {
 			d.fail(sn, o.at("start"), "start: committed needs group:")
 		}
 		k.opts = append(k.opts, kafka.StartFrom(kafka.Committed(kafka.Earliest())))
 	case "timestamp":
 		ts := d.str(o, "start_time", "")
 		t, err := time.Parse(time.RFC3339, ts)
-		if err != nil {
-			d.fail(sn, o.at("start_time"), "start: timestamp needs start_time: an RFC 3339 time, e.g. 2024-05-01T00:00:00Z")
+		if tn := o.get("start_time"); tn == nil {
+			d.fail(sn, o.at("start_time"), "missing; start: timestamp needs start_time: an RFC 3339 time, e.g. 2024-05-01T00:00:00Z")
+		} else if err != nil {
+			d.fail(tn, o.at("start_time"), "%q is not an RFC 3339 time; use e.g. 2024-05-01T00:00:00Z", ts)
 		}
 		k.opts = append(k.opts, kafka.StartFrom(kafka.AtTimestamp(t)))
 	}
@@ -146,10 +148,10 @@ func decodeKafkaSink(d *decoder, o *obj) sinkImpl {
 			k.key = e
 		}
 	}
-	delivery, _ := d.enum(o, "delivery", "at-least-once", "exactly-once", "at-least-once")
+	delivery, dn := d.enum(o, "delivery", "at-least-once", "exactly-once", "at-least-once")
 	k.exactlyOnce = delivery == "exactly-once"
 	k.prefix = d.str(o, "transactional_id_prefix", "")
-	if k.prefix != "" && !k.exactlyOnce {
+	if k.prefix != "" && !k.exactlyOnce && !d.bad(dn) {
 		d.fail(o.get("transactional_id_prefix"), o.at("transactional_id_prefix"), "goes with delivery: exactly-once")
 	}
 	k.txnTimeout = d.duration(o, "transaction_timeout", 0, time.Millisecond)

@@ -38,6 +38,9 @@ var csvTypes = []string{"string", "int", "float", "bool"}
 // sink. format is the format: chosen; the section goes with csv only.
 func (d *decoder) decodeCSV(o *obj, format string, source bool) *csvSpec {
 	n := o.get("csv")
+	if d.bad(o.get("format")) {
+		return nil // whether csv: belongs is not known
+	}
 	if format != "csv" {
 		if n != nil {
 			d.fail(o.keyNode("csv"), o.at("csv"), "goes with format: csv")
@@ -90,7 +93,7 @@ func (d *decoder) decodeCSV(o *obj, format string, source bool) *csvSpec {
 	spec.comma = d.csvDelimiter(c, "comma", ',')
 	if source {
 		spec.comment = d.csvDelimiter(c, "comment", 0)
-		if spec.comment != 0 && spec.comment == spec.comma {
+		if spec.comment != 0 && spec.comment == spec.comma && !d.bad(c.get("comma"), c.get("comment")) {
 			d.fail(c.get("comment"), c.at("comment"), "must differ from comma")
 		}
 		if tn := c.get("types"); tn != nil {

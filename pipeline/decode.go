@@ -19,6 +19,27 @@ func (d *decoder) fail(n *node, path, format string, args ...any) {
 	d.errs.add(d.file, n, path, format, args...)
 }
 
+// failValue reports that the value n is not of the kind expected, and
+// marks it (mappings and lists too) so that nothing more is said of it.
+func (d *decoder) failValue(n *node, path, format string, args ...any) {
+	d.fail(n, path, format, args...)
+	if n != nil {
+		n.failed = true
+	}
+}
+
+// bad reports whether a mistake was reported about any of the nodes: a
+// check that combines their values must then be skipped, since the value
+// it would see is a default, not what the file says.
+func (d *decoder) bad(ns ...*node) bool {
+	for _, n := range ns {
+		if n != nil && n.failed {
+			return true
+		}
+	}
+	return false
+}
+
 // obj is a mapping being decoded: its keys are checked against the
 // allowed ones.
 type obj struct {
@@ -44,7 +65,7 @@ func (d *decoder) object(n *node, path string, allowed ...string) *obj {
 		return &obj{n: &node{kind: kindMap, file: d.file}, path: path}
 	}
 	if n.kind != kindMap {
-		d.fail(n, path, "expected a mapping (key: value lines), got %s", describe(n))
+		d.failValue(n, path, "expected a mapping (key: value lines), got %s", describe(n))
 		return nil
 	}
 	for i, k := range n.keys {
@@ -123,7 +144,7 @@ func (o *obj) node() *node { return o.n }
 
 func (d *decoder) scalar(n *node, path, what string) (string, bool) {
 	if n.kind != kindScalar {
-		d.fail(n, path, "expected %s, got %s", what, describe(n))
+		d.failValue(n, path, "expected %s, got %s", what, describe(n))
 		return "", false
 	}
 	return n.text, true
@@ -292,7 +313,7 @@ func (d *decoder) list(n *node, path string) []*node {
 		return nil
 	}
 	if n.kind != kindSeq {
-		d.fail(n, path, "expected a list (lines starting with -), got %s", describe(n))
+		d.failValue(n, path, "expected a list (lines starting with -), got %s", describe(n))
 		return nil
 	}
 	return n.items

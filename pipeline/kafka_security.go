@@ -88,6 +88,9 @@ func (d *decoder) kafkaTLS(n *node, path string) *tls.Config {
 	caFile := d.str(o, "ca_file", "")
 	certFile := d.str(o, "cert_file", "")
 	keyFile := d.str(o, "key_file", "")
+	if d.bad(o.get("enabled"), o.get("ca_file"), o.get("cert_file"), o.get("key_file")) {
+		return nil // the files to read are not known
+	}
 	if (certFile == "") != (keyFile == "") {
 		missing, given := "key_file", "cert_file"
 		if certFile == "" {

@@ -331,7 +331,7 @@ func TestKafkaTLSConfig(t *testing.T) {
 	tlsOf := func(yaml string) *tls.Config {
 		t.Helper()
 		d := &decoder{file: "t.yaml", errs: &errs{}}
-		root := parseYAML("t.yaml", []byte(yaml), func(string) (string, bool) { return "", false }, d.errs)
+		root := parseYAML("t.yaml", "", []byte(yaml), func(string) (string, bool) { return "", false }, d.errs)
 		c := d.kafkaTLS(root.get("tls"), "tls")
 		if err := d.errs.err(); err != nil {
 			t.Fatal(err)

@@ -48,20 +48,24 @@ func Parse(file string, data []byte, opts ...LoadOption) (*Pipeline, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	e := &errs{}
+	e := &errs{file: file}
 	if len(data) > maxFileSize {
 		e.add(file, nil, "", "the file is %d bytes; a pipeline file is at most %d", len(data), maxFileSize)
 		return nil, e.err()
 	}
-	root := parseYAML(file, data, o.env, e)
-	if root == nil || len(e.list) > 0 {
+	// A tree whose only mistakes are unset variables is still decoded, so
+	// that all mistakes of the file are reported at once.
+	root := parseYAML(file, "", data, o.env, e)
+	if root == nil {
 		return nil, e.err()
 	}
-	return decode(file, root, o)
+	return decode(file, root, o, e)
 }
 
-func decode(file string, root *node, o loadOptions) (*Pipeline, error) {
-	e := &errs{}
+// decode decodes and validates the tree root, after applying the --set
+// overrides, adding its mistakes to e.
+func decode(file string, root *node, o loadOptions, e *errs) (*Pipeline, error) {
+	before := e.count()
 	for _, s := range o.set {
 		path, v := parseSet(s, o.env, e)
 		if v == nil {
@@ -71,7 +75,7 @@ func decode(file string, root *node, o loadOptions) (*Pipeline, error) {
 			e.add("--set", nil, path, "%v", err)
 		}
 	}
-	if len(e.list) > 0 {
+	if e.count() > before {
 		return nil, e.err()
 	}
 	base := filepath.Base(file)

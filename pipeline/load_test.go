@@ -64,7 +64,7 @@ func TestConfigErrors(t *testing.T) {
 		{"unknown source", strings.Replace(minimal, "type: generator", "type: rabbit", 1),
 			nil, []string{"p.yaml:3: source.type: unknown source type \"rabbit\"", "use one of: collection, file, generator"}},
 		{"missing variable", minimal + "checkpoints:\n  interval: 1s\n  storage: ${CKPT_DIR}\n",
-			nil, []string{"p.yaml:11: environment variable CKPT_DIR is not set", "${CKPT_DIR:-value}"}},
+			nil, []string{"p.yaml:11: checkpoints.storage: environment variable CKPT_DIR is not set", "${CKPT_DIR:-value}"}},
 		{"enum", minimal + "checkpoints:\n  interval: 1s\n  mode: exactly_once\n",
 			nil, []string{`p.yaml:11: checkpoints.mode: "exactly_once" is not allowed`, "exactly-once, at-least-once"}},
 		{"unknown aggregate", minimal + "steps:\n  - key_by: n\n  - aggregate: {c: cnt()}\n",

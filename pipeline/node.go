@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -54,6 +55,8 @@ type node struct {
 	items []*node
 	// size is the number of nodes of the tree, aliases expanded.
 	size int
+	// failed marks a scalar that has had a mistake reported (see errs).
+	failed bool
 }
 
 // get returns the value of key in a mapping.
@@ -92,13 +95,20 @@ type converter struct {
 	anchors map[string]*node
 	count   int
 	errs    *errs
+	// broken is set by a mistake that leaves the tree incomplete (as
+	// opposed to an unset variable, which only leaves a value unknown).
+	broken bool
 }
 
-// parseYAML parses data into a node tree, interpolating variables.
-func parseYAML(file string, data []byte, env func(string) (string, bool), e *errs) *node {
+// parseYAML parses data into a node tree, interpolating variables; path
+// is the key path of the document's root ("" for a file). It returns nil
+// when the text is not YAML or the tree is incomplete; a tree whose only
+// mistakes are unset variables is returned (with those scalars marked),
+// so that the rest of the file is still checked.
+func parseYAML(file, path string, data []byte, env func(string) (string, bool), e *errs) *node {
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
-		e.list = append(e.list, syntaxError(file, err))
+		e.list = append(e.list, syntaxError(file, data, err))
 		return nil
 	}
 	var body ast.Node
@@ -120,24 +130,64 @@ func parseYAML(file string, data []byte, env func(string) (string, bool), e *err
 		}
 	}
 	c := &converter{file: file, env: env, anchors: map[string]*node{}, errs: e}
-	n := c.convert(body)
+	n := c.convert(body, path)
+	if c.broken {
+		return nil
+	}
 	if n == nil {
 		n = &node{kind: kindNull, file: file, line: 1, col: 1}
 	}
 	return n
 }
 
+// fail reports a mistake that leaves the tree incomplete.
+func (c *converter) fail(n *node, format string, args ...any) {
+	c.broken = true
+	c.errs.add(c.file, n, "", format, args...)
+}
+
 // syntaxError turns a goccy error into an Error with its position.
-func syntaxError(file string, err error) *Error {
+//
+// A key indented deeper than the line before it is read by YAML as more
+// words of the plain value that line ends with ("b: 1\n   c: 2" is b:
+// "1 c" and then a stray ':'), and goccy blames the start of that value, a
+// line (or more) before the mistake. Such an error is moved to the line of
+// the stray ':', and says what happened.
+func syntaxError(file string, data []byte, err error) *Error {
 	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e := &Error{File: file, Msg: "YAML syntax: " + ye.GetMessage()}
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Line, e.Column = tk.Position.Line, tk.Position.Column
-		}
+	if !errors.As(err, &ye) {
+		return &Error{File: file, Msg: "YAML syntax: " + err.Error()}
+	}
+	e := &Error{File: file, Msg: "YAML syntax: " + ye.GetMessage()}
+	tk := ye.GetToken()
+	if tk == nil || tk.Position == nil {
 		return e
 	}
-	return &Error{File: file, Msg: "YAML syntax: " + err.Error()}
+	e.Line, e.Column = tk.Position.Line, tk.Position.Column
+	next := tk.Next
+	if tk.Type == token.StringType && next != nil && next.Type == token.MappingValueType &&
+		next.Position != nil && next.Position.Line > tk.Position.Line {
+		e.Line, e.Column = next.Position.Line, indentOf(data, next.Position.Line)+1
+		e.Msg = fmt.Sprintf("YAML syntax: this line is indented more than the one above it, so it reads as more of the value "+
+			"on line %d, and its ':' is out of place; start the keys of one mapping in the same column", tk.Position.Line)
+	}
+	return e
+}
+
+// indentOf returns the number of spaces that start line (1-based) of data.
+func indentOf(data []byte, line int) int {
+	for i := 1; i < line; i++ {
+		j := bytes.IndexByte(data, '\n')
+		if j < 0 {
+			return 0
+		}
+		data = data[j+1:]
+	}
+	n := 0
+	for n < len(data) && data[n] == ' ' {
+		n++
+	}
+	return n
 }
 
 func (c *converter) pos(tk *token.Token, n *node) *node {
@@ -148,14 +198,15 @@ func (c *converter) pos(tk *token.Token, n *node) *node {
 	return n
 }
 
-func (c *converter) scalar(tk *token.Token, text string, quoted bool) *node {
+func (c *converter) scalar(tk *token.Token, path, text string, quoted bool) *node {
 	n := c.pos(tk, &node{kind: kindScalar, quoted: quoted})
-	n.text = c.interpolate(n, text)
+	n.text = c.interpolate(n, path, text)
 	return n
 }
 
-func (c *converter) convert(an ast.Node) *node {
-	n := c.convertNode(an)
+// convert converts the node an found at the key path.
+func (c *converter) convert(an ast.Node, path string) *node {
+	n := c.convertNode(an, path)
 	if n != nil && n.size == 0 {
 		n.size = 1
 		for _, v := range n.vals {
@@ -168,45 +219,45 @@ func (c *converter) convert(an ast.Node) *node {
 	return n
 }
 
-func (c *converter) convertNode(an ast.Node) *node {
+func (c *converter) convertNode(an ast.Node, path string) *node {
 	c.count++
 	if an == nil {
 		return nil
 	}
 	if c.count > maxNodes {
 		if c.count == maxNodes+1 {
-			c.errs.add(c.file, nil, "", "the document has more than %d nodes", maxNodes)
+			c.fail(nil, "the document has more than %d nodes", maxNodes)
 		}
 		return nil
 	}
 	switch v := an.(type) {
 	case *ast.DocumentNode:
-		return c.convert(v.Body)
+		return c.convert(v.Body, path)
 	case *ast.CommentGroupNode, *ast.CommentNode:
 		return nil
 	case *ast.NullNode:
 		return c.pos(v.GetToken(), &node{kind: kindNull})
 	case *ast.StringNode:
 		quoted := v.Token != nil && (v.Token.Type == token.SingleQuoteType || v.Token.Type == token.DoubleQuoteType)
-		return c.scalar(v.Token, v.Value, quoted)
+		return c.scalar(v.Token, path, v.Value, quoted)
 	case *ast.LiteralNode:
 		text := ""
 		if v.Value != nil {
 			text = v.Value.Value
 		}
-		return c.scalar(v.Start, text, true)
+		return c.scalar(v.Start, path, text, true)
 	case *ast.IntegerNode:
-		return c.scalar(v.Token, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false)
 	case *ast.FloatNode:
-		return c.scalar(v.Token, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false)
 	case *ast.BoolNode:
-		return c.scalar(v.Token, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false)
 	case *ast.InfinityNode:
-		return c.scalar(v.Token, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false)
 	case *ast.NanNode:
-		return c.scalar(v.Token, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false)
 	case *ast.TagNode:
-		inner := c.convert(v.Value)
+		inner := c.convert(v.Value, path)
 		switch v.Start.Value {
 		case "!!str", "!str":
 			if inner == nil || inner.kind == kindNull {
@@ -217,11 +268,11 @@ func (c *converter) convertNode(an ast.Node) *node {
 			}
 		case "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq":
 		default:
-			c.errs.add(c.file, c.pos(v.Start, &node{}), "", "YAML tag %s is not supported here", v.Start.Value)
+			c.fail(c.pos(v.Start, &node{}), "YAML tag %s is not supported here", v.Start.Value)
 		}
 		return inner
 	case *ast.AnchorNode:
-		inner := c.convert(v.Value)
+		inner := c.convert(v.Value, path)
 		if inner == nil {
 			inner = c.pos(v.Start, &node{kind: kindNull})
 		}
@@ -236,19 +287,19 @@ func (c *converter) convertNode(an ast.Node) *node {
 		}
 		target, ok := c.anchors[name]
 		if !ok {
-			c.errs.add(c.file, c.pos(v.Start, &node{}), "", "alias *%s refers to no anchor &%s before it", name, name)
+			c.fail(c.pos(v.Start, &node{}), "alias *%s refers to no anchor &%s before it", name, name)
 			return nil
 		}
 		c.count += target.size
 		if c.count > maxNodes {
-			c.errs.add(c.file, c.pos(v.Start, &node{}), "", "the document has more than %d nodes once aliases are expanded", maxNodes)
+			c.fail(c.pos(v.Start, &node{}), "the document has more than %d nodes once aliases are expanded", maxNodes)
 			return nil
 		}
 		return target
 	case *ast.SequenceNode:
 		n := c.pos(v.Start, &node{kind: kindSeq})
-		for _, it := range v.Values {
-			x := c.convert(it)
+		for i, it := range v.Values {
+			x := c.convert(it, index(path, i))
 			if x == nil {
 				x = c.pos(it.GetToken(), &node{kind: kindNull})
 			}
@@ -261,24 +312,24 @@ func (c *converter) convertNode(an ast.Node) *node {
 			c.pos(v.Values[0].Key.GetToken(), n)
 		}
 		for _, mv := range v.Values {
-			c.entry(n, mv)
+			c.entry(n, path, mv)
 		}
 		return n
 	case *ast.MappingValueNode:
 		n := c.pos(v.Key.GetToken(), &node{kind: kindMap})
-		c.entry(n, v)
+		c.entry(n, path, v)
 		return n
 	}
-	c.errs.add(c.file, c.pos(an.GetToken(), &node{}), "", "unsupported YAML construct %s", an.Type())
+	c.fail(c.pos(an.GetToken(), &node{}), "unsupported YAML construct %s", an.Type())
 	return nil
 }
 
-// entry adds one key: value to the mapping n.
-func (c *converter) entry(n *node, mv *ast.MappingValueNode) {
+// entry adds one key: value to the mapping n at path.
+func (c *converter) entry(n *node, path string, mv *ast.MappingValueNode) {
 	if mv.Key.IsMergeKey() {
-		src := c.convert(mv.Value)
+		src := c.convert(mv.Value, path)
 		if src == nil || src.kind != kindMap {
-			c.errs.add(c.file, c.pos(mv.Key.GetToken(), &node{}), "", "a merge key (<<) needs a mapping (an alias of one)")
+			c.fail(c.pos(mv.Key.GetToken(), &node{}), "a merge key (<<) needs a mapping (an alias of one)")
 			return
 		}
 		for i, k := range src.keys {
@@ -294,7 +345,7 @@ func (c *converter) entry(n *node, mv *ast.MappingValueNode) {
 	if kn == nil {
 		return
 	}
-	val := c.convert(mv.Value)
+	val := c.convert(mv.Value, sub(path, kn.text))
 	if val == nil {
 		// "key:" with nothing after it.
 		val = &node{kind: kindNull, file: c.file, line: kn.line, col: kn.col}
@@ -324,12 +375,14 @@ func (c *converter) key(k ast.MapKeyNode) *node {
 	case *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NullNode, *ast.InfinityNode, *ast.NanNode:
 		return c.pos(tk, &node{kind: kindScalar, text: tk.Value})
 	}
-	c.errs.add(c.file, c.pos(tk, &node{}), "", "keys must be plain names, not %s", an.Type())
+	c.fail(c.pos(tk, &node{}), "keys must be plain names, not %s", an.Type())
 	return nil
 }
 
-// interpolate replaces ${VAR} and ${VAR:-default} in s; $$ is a literal $.
-func (c *converter) interpolate(n *node, s string) string {
+// interpolate replaces ${VAR} and ${VAR:-default} in s, the text of the
+// scalar n at path; $$ is a literal $. A mistake is reported once per
+// scalar (with the key path), and marks it.
+func (c *converter) interpolate(n *node, path, s string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}
@@ -352,13 +405,13 @@ func (c *converter) interpolate(n *node, s string) string {
 		}
 		end := strings.IndexByte(s[i+2:], '}')
 		if end < 0 {
-			c.errs.add(c.file, n, "", "unterminated ${ in %q: write ${NAME} or ${NAME:-default} (and $$ for a literal $)", s)
+			c.errs.add(c.file, n, path, "unterminated ${ in %q: write ${NAME} or ${NAME:-default} (and $$ for a literal $)", s)
 			return s
 		}
 		expr := s[i+2 : i+2+end]
 		name, def, hasDef := strings.Cut(expr, ":-")
 		if !validVarName(name) {
-			c.errs.add(c.file, n, "", "${%s}: %q is not a variable name; use letters, digits and _ (e.g. ${INPUT} or ${INPUT:-./in})", expr, name)
+			c.errs.add(c.file, n, path, "${%s}: %q is not a variable name; use letters, digits and _ (e.g. ${INPUT} or ${INPUT:-./in})", expr, name)
 			return s
 		}
 		val, ok := c.env(name)
@@ -368,7 +421,7 @@ func (c *converter) interpolate(n *node, s string) string {
 		case hasDef:
 			b.WriteString(def)
 		default:
-			c.errs.add(c.file, n, "", "environment variable %s is not set; set it, or give a default: ${%s:-value}", name, name)
+			c.errs.add(c.file, n, path, "environment variable %s is not set; set it, or give a default: ${%s:-value}", name, name)
 		}
 		i += 2 + end
 	}
@@ -525,7 +578,7 @@ func parseSet(arg string, env func(string) (string, bool), e *errs) (string, *no
 		return "", nil
 	}
 	file := fmt.Sprintf("--set %s", path)
-	n := parseYAML(file, []byte(val), env, e)
+	n := parseYAML(file, strings.TrimSpace(path), []byte(val), env, e)
 	if n == nil {
 		return "", nil
 	}
@@ -567,6 +620,9 @@ func applySet(root *node, path string, v *node) error {
 			return nil
 		}
 		next := cur.get(p.key)
+		if next == nil && i+1 < len(parts) && parts[i+1].index >= 0 {
+			return fmt.Errorf("%s is not in the file; no item %d to set", joinPath(parts[:i+1]), parts[i+1].index)
+		}
 		if next == nil {
 			next = &node{kind: kindMap, file: v.file, line: v.line, col: v.col}
 			cur.set(p.key, next)

@@ -41,20 +41,20 @@ func (d *decoder) decodeSource(n *node, path string) *Source {
 	s.Name = d.str(o, "name", typ)
 	s.UID = d.str(o, "uid", "")
 	s.Parallelism = int(d.integer(o, "parallelism", 0, 1, state.MaxMaxParallelism))
+	s.impl = st.decode(d, o)
 	if en := o.get("event_time"); en != nil {
 		s.EventTime = d.decodeEventTime(en, o.at("event_time"))
 	}
-	s.impl = st.decode(d, o)
-	if s.impl == nil {
-		return nil
-	}
+	// A source with mistakes is still returned (without impl when its
+	// options are wrong), so that the steps are checked against what is
+	// known of it (event_time) and not against a missing source.
 	return s
 }
 
 func (d *decoder) decodeEventTime(n *node, path string) *EventTime {
 	o := d.object(n, path, "field", "expression", "max_out_of_orderness", "idle_timeout")
 	if o == nil {
-		return nil
+		return &EventTime{}
 	}
 	et := &EventTime{}
 	et.Field = d.str(o, "field", "")
@@ -65,28 +65,24 @@ func (d *decoder) decodeEventTime(n *node, path string) *EventTime {
 	case et.Field != "":
 		if !identRE.MatchString(et.Field) {
 			d.fail(o.get("field"), o.at("field"), "%q is not a field name; use expression: for a CEL expression", et.Field)
-			return nil
+			break
 		}
 		e, err := compile("record."+et.Field, scopeRecord, outTime)
 		if err != nil {
 			d.fail(o.get("field"), o.at("field"), "%v", err)
-			return nil
+			break
 		}
 		et.expr = e
 	case et.Expression != "":
 		et.expr = d.expression(o.get("expression"), o.at("expression"), scopeRecord, outTime)
 	default:
 		d.fail(n, path, "give field: (a field holding unix milliseconds or an RFC 3339 time) or expression: (CEL)")
-		return nil
 	}
 	et.MaxOutOfOrderness = d.duration(o, "max_out_of_orderness", 0, 0)
-	if err := eventtime.ValidateOutOfOrderness(et.MaxOutOfOrderness); err != nil {
+	if err := eventtime.ValidateOutOfOrderness(et.MaxOutOfOrderness); err != nil && !d.bad(o.get("max_out_of_orderness")) {
 		d.fail(o.get("max_out_of_orderness"), o.at("max_out_of_orderness"), "%v", err)
 	}
 	et.IdleTimeout = d.duration(o, "idle_timeout", 0, 0)
-	if et.expr == nil {
-		return nil
-	}
 	return et
 }
 
@@ -148,7 +144,7 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 			"and mode: at-least-once does not align barriers at all; drop unaligned: or use mode: exactly-once")
 	}
 	c.AlignedTimeout = d.duration(o, "aligned_timeout", 0, 0)
-	if o.has("aligned_timeout") && !c.Unaligned {
+	if o.has("aligned_timeout") && !c.Unaligned && !d.bad(o.get("unaligned")) {
 		d.fail(o.get("aligned_timeout"), o.at("aligned_timeout"), "goes with unaligned: true (checkpoints start aligned "+
 			"and switch to unaligned after this long); add unaligned: true or drop aligned_timeout:")
 	}
@@ -160,7 +156,7 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	c.TolerableFailures = int(d.integer(o, "tolerable_failures", 0, -1, math.MaxInt32))
 	c.Incremental = d.boolean(o, "incremental", false)
 	c.MaxDeltas = int(d.integer(o, "max_deltas", 0, 1, 100000))
-	if o.has("max_deltas") && !c.Incremental {
+	if o.has("max_deltas") && !c.Incremental && !d.bad(o.get("incremental")) {
 		d.fail(o.get("max_deltas"), o.at("max_deltas"), "bounds the chain of incremental checkpoints; add incremental: true or drop max_deltas:")
 	}
 	return c
@@ -198,21 +194,21 @@ func (d *decoder) decodeRestart(n *node) *Restart {
 		return nil
 	}
 	r := &Restart{Strategy: name}
-	before := len(d.errs.list)
+	before := d.errs.count()
 	switch name {
 	case "none":
 		r.s = restart.None()
 	case "fixed-delay":
 		attempts := d.integer(o, "attempts", 3, -1, math.MaxInt32)
 		delay := d.duration(o, "delay", time.Second, 0)
-		if len(d.errs.list) == before {
+		if d.errs.count() == before {
 			r.s = restart.FixedDelay(int(attempts), delay)
 		}
 	case "failure-rate":
 		maxF := d.integer(o, "max_failures", 3, 0, math.MaxInt32)
 		interval := d.duration(o, "interval", time.Minute, time.Millisecond)
 		delay := d.duration(o, "delay", time.Second, 0)
-		if len(d.errs.list) == before {
+		if d.errs.count() == before {
 			r.s = restart.FailureRate(int(maxF), interval, delay)
 		}
 	case "exponential-backoff":
@@ -227,9 +223,12 @@ func (d *decoder) decodeRestart(n *node) *Restart {
 		if o.has("jitter") && cfg.Jitter == 0 {
 			cfg.Jitter = -1 // jitter: 0 means none
 		}
+		if d.errs.count() > before {
+			break // Validate would see defaults in place of the mistakes
+		}
 		if err := cfg.Validate(); err != nil {
 			d.fail(n, "restart", "%s", strings.ReplaceAll(err.Error(), "\n", "; "))
-		} else if len(d.errs.list) == before {
+		} else {
 			r.s = restart.ExponentialBackoff(cfg)
 		}
 	}

@@ -127,6 +127,10 @@ type Step struct {
 	// Path is where the step is, e.g. "steps[2]".
 	Path string
 
+	// bad marks a step with mistakes (Kind "" when not even its kind is
+	// known): checks that depend on what it would do are skipped.
+	bad bool
+
 	filter *expr
 	fields []field     // map
 	key    []field     // key_by
@@ -143,18 +147,21 @@ type field struct {
 }
 
 type windowSpec struct {
-	assigner   eventtime.Assigner
-	procTime   bool
-	lateness   time.Duration
-	lateToDLQ  bool
-	startField string
-	endField   string
-	millis     bool
+	assigner eventtime.Assigner // nil when size, slide or gap is a mistake
+	procTime bool
+	// timeUnknown: time: is a mistake, so procTime is a guess.
+	timeUnknown bool
+	lateness    time.Duration
+	lateToDLQ   bool
+	startField  string
+	endField    string
+	millis      bool
 }
 
 type dedupeSpec struct {
-	ttl       time.Duration
-	eventTime bool
+	ttl         time.Duration
+	eventTime   bool
+	timeUnknown bool // time: is a mistake
 }
 
 var (
@@ -235,7 +242,7 @@ func (d *decoder) decodePipeline(root *node, p *Pipeline) {
 		p.Restart = d.decodeRestart(n)
 	}
 	for _, st := range p.allSteps() {
-		if st.window != nil && st.window.lateToDLQ && p.DeadLetter == nil {
+		if st.window != nil && st.window.lateToDLQ && !top.has("dead_letter") {
 			d.fail(st.n, st.Path+".window.late", "late: dead_letter needs a dead_letter: sink")
 		}
 	}
@@ -279,8 +286,8 @@ func (d *decoder) decodeSteps(n *node, path string, src *Source) []*Step {
 	for i, it := range d.list(n, path) {
 		st := d.decodeStep(it, index(path, i), src)
 		if st == nil {
-			prev = nil
-			continue
+			// Not even its kind is known: no check about its neighbours.
+			st = &Step{Path: index(path, i), n: it, bad: true}
 		}
 		if st.Kind == "key_by" {
 			key = st.key
@@ -288,22 +295,17 @@ func (d *decoder) decodeSteps(n *node, path string, src *Source) []*Step {
 		if st.Kind == "aggregate" || st.Kind == "window" {
 			d.checkOutputs(st, key)
 		}
-		if keyedStepKind[st.Kind] {
-			keyedBefore := prev != nil && (prev.Kind == "key_by" || prev.Kind == "dedupe")
-			if !keyedBefore && prev != nil {
-				d.fail(it, st.Path, "%s works per key: put a key_by step right before it (e.g. - key_by: user)", st.Kind)
-			} else if i == 0 {
-				d.fail(it, st.Path, "%s works per key: put a key_by step right before it (e.g. - key_by: user)", st.Kind)
-			}
+		if keyedStepKind[st.Kind] && (prev == nil || (prev.Kind != "" && prev.Kind != "key_by" && prev.Kind != "dedupe")) {
+			d.fail(it, st.Path, "%s works per key: put a key_by step right before it (e.g. - key_by: user)", st.Kind)
 		}
-		if prev != nil && prev.Kind == "key_by" && !keyedStepKind[st.Kind] {
+		if prev != nil && prev.Kind == "key_by" && st.Kind != "" && !keyedStepKind[st.Kind] {
 			d.fail(it, st.Path, "%s cannot follow key_by; key_by must be followed by aggregate, window or dedupe", st.Kind)
 		}
-		if st.Kind == "window" && !st.window.procTime && src != nil && src.EventTime == nil {
+		if st.Kind == "window" && st.window != nil && !st.window.procTime && !st.window.timeUnknown && src != nil && src.EventTime == nil {
 			d.fail(it, st.Path+".window", "an event-time window needs event timestamps: add source.event_time "+
 				"(e.g. event_time: {field: ts, max_out_of_orderness: 5s}), or window on processing time (time: processing)")
 		}
-		if st.Kind == "dedupe" && st.dedupe.eventTime && src != nil && src.EventTime == nil {
+		if st.Kind == "dedupe" && st.dedupe != nil && st.dedupe.eventTime && !st.dedupe.timeUnknown && src != nil && src.EventTime == nil {
 			d.fail(it, st.Path+".dedupe.time", "event-time dedupe needs event timestamps: add source.event_time, or use time: processing")
 		}
 		out = append(out, st)

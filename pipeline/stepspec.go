@@ -16,6 +16,7 @@ func (d *decoder) decodeStep(n *node, path string, src *Source) *Step {
 		d.fail(n, path, "expected a step (a mapping with one of: %s), got %s", strings.Join(stepKinds, ", "), describe(n))
 		return nil
 	}
+	before := d.errs.count()
 	o := d.object(n, path, append(slices.Clone(stepKinds), stepCommon...)...)
 	if o == nil {
 		return nil
@@ -29,7 +30,9 @@ func (d *decoder) decodeStep(n *node, path string, src *Source) *Step {
 	}
 	switch len(kinds) {
 	case 0:
-		d.fail(n, path, "the step does nothing; give one of: %s", strings.Join(stepKinds, ", "))
+		if d.errs.count() == before { // else an unknown key was reported: probably the kind, misspelt
+			d.fail(n, path, "the step does nothing; give one of: %s", strings.Join(stepKinds, ", "))
+		}
 		return nil
 	case 1:
 	default:
@@ -53,16 +56,11 @@ func (d *decoder) decodeStep(n *node, path string, src *Source) *Step {
 		st.aggs = d.aggregates(body, bp)
 	case "window":
 		st.window, st.aggs = d.windowSpec(body, bp)
-		if st.window == nil {
-			return nil
-		}
 	case "dedupe":
 		st.dedupe = d.dedupeSpec(body, bp)
-		if st.dedupe == nil {
-			return nil
-		}
 	}
-	if st.Name == "" {
+	st.bad = d.errs.count() > before
+	if st.Name == "" && !st.bad {
 		st.Name = defaultStepName(st)
 	}
 	return st
@@ -295,7 +293,6 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 	typ, tn := d.enum(o, "type", "", windowTypes...)
 	if tn == nil {
 		d.fail(n, o.at("type"), "missing; use one of: %s", strings.Join(windowTypes, ", "))
-		return nil, nil
 	}
 	size := d.duration(o, "size", 0, time.Millisecond)
 	slide := d.duration(o, "slide", 0, time.Millisecond)
@@ -305,11 +302,14 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 	if o.has("offset") {
 		offs = []time.Duration{offset}
 	}
-	need := func(key string, ok bool, example string) bool {
-		if !ok {
+	// need reports a missing key; it is true when the key is there and
+	// its value (and offset's) had no mistake, so the window can be checked.
+	need := func(key, example string) bool {
+		if !o.has(key) {
 			d.fail(n, o.at(key), "a %s window needs %s (e.g. %s: %s)", typ, key, key, example)
+			return false
 		}
-		return ok
+		return !d.bad(o.get(key), o.get("offset"))
 	}
 	forbid := func(keys ...string) {
 		for _, k := range keys {
@@ -321,7 +321,7 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 	switch typ {
 	case "tumbling":
 		forbid("slide", "gap")
-		if need("size", o.has("size"), "10s") {
+		if need("size", "10s") {
 			if err := eventtime.ValidateTumbling(size, offs...); err != nil {
 				d.fail(o.get("size"), o.at("size"), "%v", err)
 			} else {
@@ -330,7 +330,7 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 		}
 	case "sliding":
 		forbid("gap")
-		if need("size", o.has("size"), "1m") && need("slide", o.has("slide"), "10s") {
+		if okSize, okSlide := need("size", "1m"), need("slide", "10s"); okSize && okSlide {
 			if err := eventtime.ValidateSliding(size, slide, offs...); err != nil {
 				d.fail(o.get("slide"), o.at("slide"), "%v", err)
 			} else {
@@ -339,7 +339,7 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 		}
 	case "session":
 		forbid("size", "slide", "offset")
-		if need("gap", o.has("gap"), "30s") {
+		if need("gap", "30s") {
 			if err := eventtime.ValidateSession(gap); err != nil {
 				d.fail(o.get("gap"), o.at("gap"), "%v", err)
 			} else {
@@ -347,8 +347,9 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 			}
 		}
 	}
-	tm, _ := d.enum(o, "time", "event", "event", "processing")
+	tm, tmn := d.enum(o, "time", "event", "event", "processing")
 	w.procTime = tm == "processing"
+	w.timeUnknown = d.bad(tmn)
 	w.lateness = d.duration(o, "allowed_lateness", 0, 0)
 	if w.procTime && o.has("allowed_lateness") {
 		d.fail(o.get("allowed_lateness"), o.at("allowed_lateness"), "processing-time windows have no late records; remove allowed_lateness or use time: event")
@@ -370,9 +371,6 @@ func (d *decoder) windowSpec(n *node, path string) (*windowSpec, []aggSpec) {
 			d.fail(o.get("aggregate"), o.at("aggregate")+"."+a.out, "%q is also the window's start or end field; rename one (start_field, end_field)", a.out)
 		}
 	}
-	if w.assigner == nil {
-		return nil, nil
-	}
 	return w, aggs
 }
 
@@ -384,14 +382,11 @@ func (d *decoder) dedupeSpec(n *node, path string) *dedupeSpec {
 	s := &dedupeSpec{}
 	if !o.has("ttl") {
 		d.fail(n, o.at("ttl"), "missing; how long a key is remembered after its first record, e.g. ttl: 1h")
-		return nil
 	}
 	s.ttl = d.duration(o, "ttl", 0, time.Millisecond)
-	tm, _ := d.enum(o, "time", "processing", "processing", "event")
+	tm, tmn := d.enum(o, "time", "processing", "processing", "event")
 	s.eventTime = tm == "event"
-	if s.ttl <= 0 {
-		return nil
-	}
+	s.timeUnknown = d.bad(tmn)
 	return s
 }
 
