@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/sluicehq/sluice/checkpoint/storage"
 	"github.com/sluicehq/sluice/state"
@@ -160,19 +158,6 @@ func decodeJobMetadata(b []byte) (*jobMetadata, error) {
 	return &m, nil
 }
 
-// restoredJob maps a checkpoint's state onto the subtasks of this plan.
-type restoredJob struct {
-	id    int64
-	path  string
-	cp    *storage.Checkpoint
-	store *storage.Storage
-	meta  *jobMetadata
-	ctx   context.Context
-
-	mu   sync.Mutex
-	used map[string]*storage.Checkpoint // earlier checkpoints of incremental chains, by directory
-}
-
 // keyedDeltas counts the keyed-state files of the checkpoint that are
 // incremental deltas.
 func (r *restoredJob) keyedDeltas() int {
@@ -185,62 +170,6 @@ func (r *restoredJob) keyedDeltas() int {
 		}
 	}
 	return n
-}
-
-// openUsed opens a file of an earlier checkpoint that cp's incremental
-// keyed state builds on.
-func (r *restoredJob) openUsed(ref keyedRef) (io.ReadCloser, error) {
-	r.mu.Lock()
-	cp, ok := r.used[ref.Dir]
-	r.mu.Unlock()
-	if !ok {
-		var err error
-		if cp, err = r.store.LoadUsed(r.ctx, r.cp, ref.Dir); err != nil {
-			return nil, err
-		}
-		r.mu.Lock()
-		if r.used == nil {
-			r.used = map[string]*storage.Checkpoint{}
-		}
-		r.used[ref.Dir] = cp
-		r.mu.Unlock()
-	}
-	return r.store.OpenFile(r.ctx, cp, ref.File)
-}
-
-func (a *attempt) loadRestore(from string) (*restoredJob, error) {
-	st := a.j.store
-	var cp *storage.Checkpoint
-	var err error
-	if from == "latest" {
-		var skipped []storage.Skipped
-		cp, skipped, err = st.Latest(a.ctx)
-		for _, s := range skipped {
-			a.logger.Warn("skipping unusable checkpoint", "path", s.Path, "reason", s.Reason)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("find latest checkpoint in %s: %w", st.Location(), err)
-		}
-		if cp == nil {
-			a.logger.Info("no complete checkpoint to restore, starting fresh", "storage", st.Location())
-			return nil, nil
-		}
-	} else {
-		cp, err = st.Load(a.ctx, from)
-		if err != nil {
-			return nil, fmt.Errorf("load checkpoint %s: %w", from, err)
-		}
-	}
-	meta, err := decodeJobMetadata(cp.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", cp.Path, err)
-	}
-	r := &restoredJob{id: cp.ID, path: cp.Path, cp: cp, store: st, meta: meta, ctx: a.ctx}
-	if err := r.check(a.j.plan, a.cfg.AllowNonRestoredState); err != nil {
-		return nil, err
-	}
-	a.logger.Info("restoring", "checkpoint", cp.ID, "path", cp.Path)
-	return r, nil
 }
 
 // ErrStateMismatch is wrapped by errors about a checkpoint that does not
