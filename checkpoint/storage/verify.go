@@ -36,7 +36,10 @@ const verifyBuffer = 256 << 10
 // about 10 ms per 100 MB in the page cache and 35 ms from the disk on the
 // benchmark machine of docs/benchmarks.md.
 func (s *Storage) Verify(ctx context.Context, cp *Checkpoint) error {
-	return s.newVerifier().verify(ctx, cp)
+	if err := s.newVerifier().verify(ctx, cp); err != nil {
+		return fmt.Errorf("verify checkpoint %s: %w", cp.Path, err)
+	}
+	return nil
 }
 
 // verifier verifies checkpoints and remembers, by directory location, the
@@ -51,17 +54,19 @@ func (s *Storage) newVerifier() *verifier {
 	return &verifier{s: s, done: map[string]error{}}
 }
 
+// verify verifies cp as Verify does. Its errors name the damaged file (or
+// used checkpoint) but not cp; callers add that.
 func (v *verifier) verify(ctx context.Context, cp *Checkpoint) error {
 	if err := v.files(ctx, cp); err != nil {
-		return fmt.Errorf("verify checkpoint %s: %w", cp.Path, err)
+		return err
 	}
 	for _, dir := range cp.Uses {
 		used, err := v.s.LoadUsed(ctx, cp, dir)
 		if err != nil {
-			return fmt.Errorf("verify checkpoint %s: %w", cp.Path, err)
+			return err
 		}
 		if err := v.files(ctx, used); err != nil {
-			return fmt.Errorf("verify checkpoint %s: it uses %s: %w", cp.Path, dir, err)
+			return fmt.Errorf("it uses %s: %w", dir, err)
 		}
 	}
 	return nil
