@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -107,7 +108,8 @@ func (p *progress) refreshLocked() {
 }
 
 // attrs reads the record counts and returns them as log attributes:
-// elapsed, then <operator>.in and <operator>.out for every operator.
+// elapsed, then the counts of every operator: <operator>.out of a source,
+// <operator>.in of a sink, both of the others.
 func (p *progress) attrs() []any {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -115,7 +117,13 @@ func (p *progress) attrs() []any {
 	out := []any{slog.String("elapsed", p.elapsedLocked())}
 	for i, op := range p.ops {
 		l := p.labelLocked(i)
-		out = append(out, slog.Int64(l+".in", op.RecordsIn), slog.Int64(l+".out", op.RecordsOut))
+		role := p.roles[op.UID]
+		if role != roleSource {
+			out = append(out, slog.Int64(l+".in", op.RecordsIn))
+		}
+		if role != roleSink {
+			out = append(out, slog.Int64(l+".out", op.RecordsOut))
+		}
 	}
 	return out
 }
@@ -207,7 +215,7 @@ func (p *progress) drawLocked() {
 	}
 	// One column short of the width: a line that fills it would wrap on
 	// some terminals, and clearing it would leave the first part behind.
-	io.WriteString(p.w, truncate(p.statusLocked(time.Now()), width-1))
+	io.WriteString(p.w, p.statusLocked(time.Now(), width-1))
 	p.shown = true
 }
 
@@ -220,40 +228,187 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-// statusLocked renders the status line (without a newline).
-func (p *progress) statusLocked(now time.Time) string {
-	var b strings.Builder
+// shorten shortens s to at most n runes (at least 2) by replacing its
+// middle with an ellipsis: the start of an operator's name often says its
+// kind, the end which one it is ("file (page-views)": "file (…views)").
+func shorten(s string, n int) string {
+	n = max(n, 2)
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	head := (n - 1) / 2
+	tail := n - 1 - head
+	return string(r[:head]) + "…" + string(r[len(r)-tail:])
+}
+
+// minLabel is the fewest runes a shortened source or sink name keeps.
+const minLabel = 5
+
+// statusLocked renders the status line in at most width runes (without a
+// newline). Sources and sinks come first and are never left out. At full
+// length the line reads
+//
+//	job running 1m02s | checkpoint 12 completed 1s ago | generator 1.2M out | file 1.1M in | Filter(x) 1.2M in 1.1M out | Ctrl-C stops
+//
+// with the other operators, then the hint, added as long as they fit.
+// When the sources and sinks do not fit so, the line is compact:
+//
+//	job running 1m02s | chk 12 1s ago | generator 1.2M → file 1.1M | Filter(x) 1.2M in 1.1M out
+//
+// and when they still do not fit, it leaves out the job's name and
+// shortens theirs in the middle as far as needed.
+func (p *progress) statusLocked(now time.Time, width int) string {
+	var sources, sinks, others []int // indexes into p.ops
+	for i, op := range p.ops {
+		switch p.roles[op.UID] {
+		case roleSource:
+			sources = append(sources, i)
+		case roleSink:
+			sinks = append(sinks, i)
+		default:
+			others = append(others, i)
+		}
+	}
+	ends := slices.Concat(sources, sinks)
+	fits := func(s string) bool { return utf8.RuneCountInString(s) <= width }
+	elapsed := formatElapsed(now.Sub(p.started))
 	state := "running"
 	if p.stopping {
 		state = "stopping"
 	}
-	fmt.Fprintf(&b, "%s %s %s", p.job, state, formatElapsed(now.Sub(p.started)))
-	switch {
-	case p.lastID > 0:
-		fmt.Fprintf(&b, " | checkpoint %d completed %s ago", p.lastID, formatElapsed(now.Sub(p.lastAt)))
-	case p.noCheckpts:
-		b.WriteString(" | no checkpoints")
-	default:
-		b.WriteString(" | no checkpoint completed yet")
-	}
+	head := fmt.Sprintf("%s %s %s", p.job, state, elapsed)
+	var notes []string // aborted checkpoints and restarts
 	if p.aborted > 0 {
-		fmt.Fprintf(&b, " | %d aborted", p.aborted)
+		notes = append(notes, fmt.Sprintf("%d aborted", p.aborted))
 	}
 	if p.restarts > 0 {
-		fmt.Fprintf(&b, " | %d restarts", p.restarts)
+		notes = append(notes, fmt.Sprintf("%d restarts", p.restarts))
 	}
-	for i, op := range p.ops {
-		fmt.Fprintf(&b, " | %s", p.labelLocked(i))
-		role := p.roles[op.UID]
-		if role != roleSource {
-			fmt.Fprintf(&b, " %s in", humanCount(op.RecordsIn))
+
+	// Full form.
+	var chk string
+	switch {
+	case p.lastID > 0:
+		chk = fmt.Sprintf("checkpoint %d completed %s ago", p.lastID, formatElapsed(now.Sub(p.lastAt)))
+	case p.noCheckpts:
+		chk = "no checkpoints"
+	default:
+		chk = "no checkpoint completed yet"
+	}
+	parts := slices.Concat([]string{head, chk}, notes)
+	for _, i := range ends {
+		parts = append(parts, p.countsLocked(i))
+	}
+	line := strings.Join(parts, " | ")
+
+	if !fits(line) {
+		// Compact form: sources → sinks.
+		switch {
+		case p.lastID > 0:
+			chk = fmt.Sprintf("chk %d %s ago", p.lastID, formatElapsed(now.Sub(p.lastAt)))
+		case p.noCheckpts:
+			chk = "no chk"
+		default:
+			chk = "no chk yet"
 		}
-		if role != roleSink {
-			fmt.Fprintf(&b, " %s out", humanCount(op.RecordsOut))
+		labels := map[int]string{}
+		for _, i := range ends {
+			labels[i] = p.labelLocked(i)
+		}
+		flow := func() string {
+			render := func(ids []int) string {
+				s := make([]string, len(ids))
+				for j, i := range ids {
+					s[j] = labels[i] + " " + humanCount(p.count(i))
+				}
+				return strings.Join(s, ", ")
+			}
+			if len(sources) > 0 && len(sinks) > 0 {
+				return render(sources) + " → " + render(sinks)
+			}
+			return render(ends)
+		}
+		parts = slices.Concat([]string{head, chk}, notes)
+		if len(ends) > 0 {
+			parts = append(parts, flow())
+		}
+		line = strings.Join(parts, " | ")
+		if !fits(line) {
+			// Without the job's name, names shortened.
+			parts[0] = elapsed
+			if p.stopping {
+				parts[0] = "stopping " + elapsed
+			}
+			if len(ends) > 0 {
+				line = strings.Join(parts, " | ")
+				over := utf8.RuneCountInString(line) - width
+				fitLabels(labels, over)
+				parts[len(parts)-1] = flow()
+			}
+			return truncate(strings.Join(parts, " | "), width)
 		}
 	}
-	b.WriteString(" | Ctrl-C stops")
-	return b.String()
+	for _, i := range others {
+		if next := line + " | " + p.countsLocked(i); fits(next) {
+			line = next
+		}
+	}
+	if next := line + " | Ctrl-C stops"; fits(next) {
+		line = next
+	}
+	return line
+}
+
+// countsLocked renders operator i of p.ops with its counts: a source's
+// records out, a sink's records in, both of the others.
+func (p *progress) countsLocked(i int) string {
+	op := p.ops[i]
+	s := p.labelLocked(i)
+	role := p.roles[op.UID]
+	if role != roleSource {
+		s += " " + humanCount(op.RecordsIn) + " in"
+	}
+	if role != roleSink {
+		s += " " + humanCount(op.RecordsOut) + " out"
+	}
+	return s
+}
+
+// count is the one count of a source (out) or a sink (in).
+func (p *progress) count(i int) int64 {
+	if p.roles[p.ops[i].UID] == roleSource {
+		return p.ops[i].RecordsOut
+	}
+	return p.ops[i].RecordsIn
+}
+
+// fitLabels shortens the labels by over runes in all, taking a rune from
+// the longest label each time, none below minLabel runes (so the line may
+// still be too long).
+func fitLabels(labels map[int]string, over int) {
+	lens := map[int]int{}
+	ids := make([]int, 0, len(labels))
+	for i, l := range labels {
+		lens[i] = utf8.RuneCountInString(l)
+		ids = append(ids, i)
+	}
+	slices.Sort(ids)
+	for ; over > 0; over-- {
+		longest := -1
+		for _, i := range ids {
+			if lens[i] > minLabel && (longest < 0 || lens[i] > lens[longest]) {
+				longest = i
+			}
+		}
+		if longest < 0 {
+			break
+		}
+		lens[longest]--
+	}
+	for i, n := range lens {
+		labels[i] = shorten(labels[i], n)
+	}
 }
 
 func formatElapsed(d time.Duration) string {
