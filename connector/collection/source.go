@@ -32,7 +32,21 @@ type Source[T any] struct {
 	interleave bool
 	pollSize   int
 	name       string // prefix of split IDs
+	clock      clock  // nil: the system clock
 }
+
+// clock is the time a rate-limited reader paces itself by (a fake one in
+// tests).
+type clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine once d has passed.
+	AfterFunc(d time.Duration, f func())
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                      { return time.Now() }
+func (systemClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
 
 // Slice returns a source of the items, in order within each split.
 func Slice[T any](items []T) *Source[T] {
@@ -60,6 +74,16 @@ func GeneratePerReader[T any](n int64, newFn func() (func(i int64) T, error)) *S
 
 // WithRate limits each reader (source subtask) to perSecond records per
 // second of processing time (0: unlimited).
+//
+// A reader keeps a schedule: its k-th record is due k/perSecond seconds
+// after its first one, whenever it is woken. A late wake-up (a busy
+// machine, backpressure, a checkpoint) is made up by emitting every record
+// due by then, so the rate holds on average instead of each delay slowing
+// the source down for good. It makes up at most one second of records
+// (perSecond, at least 1): after a longer stall the schedule starts again
+// from then, so a source never bursts more than that. A reader created
+// after a restore or a failover starts its schedule afresh from the
+// restored position.
 func (s *Source[T]) WithRate(perSecond float64) *Source[T] {
 	c := *s
 	c.rate = perSecond
@@ -259,7 +283,11 @@ func (s *Source[T]) NewReader(connector.ReaderContext) (connector.Reader[T], err
 	if err != nil {
 		return nil, err
 	}
-	return &Reader[T]{src: s, fn: fn, avail: make(chan struct{}, 1)}, nil
+	c := s.clock
+	if c == nil {
+		c = systemClock{}
+	}
+	return &Reader[T]{src: s, fn: fn, avail: make(chan struct{}, 1), pace: pacer{rate: s.rate, clock: c}}, nil
 }
 
 // Reader reads the splits of a Source assigned to one source subtask;
@@ -273,7 +301,52 @@ type Reader[T any] struct {
 	turn   int // index of the split whose turn it is
 	noMore bool
 	avail  chan struct{}
-	nextAt time.Time
+	pace   pacer
+}
+
+// pacer is the schedule of a rate-limited reader: record k (counted from
+// the start of the schedule) is due at start + k/rate.
+type pacer struct {
+	rate    float64
+	clock   clock
+	started bool
+	start   time.Time
+	sent    int64 // records emitted since start
+}
+
+// due returns the time record k of the schedule is due.
+func (p *pacer) due(k int64) time.Time {
+	return p.start.Add(time.Duration(float64(k) * float64(time.Second) / p.rate))
+}
+
+// maxCatchUp is how many records a late reader makes up at most: one
+// second's worth.
+func (p *pacer) maxCatchUp() int64 { return max(1, int64(p.rate)) }
+
+// allow returns how many records may be emitted now, at most limit, or 0
+// and the time the next one is due.
+func (p *pacer) allow(limit int64) (int64, time.Time) {
+	now := p.clock.Now()
+	if !p.started {
+		p.started, p.start, p.sent = true, now, 0
+	}
+	// last is the newest record due by now: due(last) <= now < due(last+1).
+	last := int64(float64(now.Sub(p.start)) * p.rate / float64(time.Second))
+	for last >= 0 && p.due(last).After(now) {
+		last--
+	}
+	for !p.due(last + 1).After(now) {
+		last++
+	}
+	n := last + 1 - p.sent
+	if n <= 0 {
+		return 0, p.due(p.sent)
+	}
+	if c := p.maxCatchUp(); n > c {
+		// Too far behind: start the schedule again so that c are due now.
+		p.start, p.sent, n = now.Add(-time.Duration(float64(c-1)*float64(time.Second)/p.rate)), 0, c
+	}
+	return min(n, limit), time.Time{}
 }
 
 // readerSplit is a split being read, with its ID made once.
@@ -295,13 +368,11 @@ func (r *Reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 	}
 	n := int64(r.src.pollSize)
 	if r.src.rate > 0 {
-		now := time.Now()
-		if now.Before(r.nextAt) {
-			r.wakeAt(r.nextAt)
+		var next time.Time
+		if n, next = r.pace.allow(n); n == 0 {
+			r.wakeAt(next)
 			return connector.NothingAvailable, nil
 		}
-		n = 1
-		r.nextAt = now.Add(time.Duration(float64(time.Second) / r.src.rate))
 	}
 	if r.turn >= len(r.splits) {
 		r.turn = 0
@@ -322,6 +393,7 @@ func (r *Reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 			so.Collect(fn(i))
 		}
 	}
+	r.pace.sent += (i - sp.Next) / stride
 	sp.Next = i
 	if sp.done() {
 		out.ReleaseSplit(sp.id)
@@ -333,14 +405,16 @@ func (r *Reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 		return connector.EndOfInput, nil
 	}
 	if r.src.rate > 0 {
-		r.wakeAt(r.nextAt)
-		return connector.NothingAvailable, nil
+		if n, next := r.pace.allow(1); n == 0 {
+			r.wakeAt(next)
+			return connector.NothingAvailable, nil
+		}
 	}
 	return connector.MoreAvailable, nil
 }
 
 func (r *Reader[T]) wakeAt(t time.Time) {
-	time.AfterFunc(time.Until(t), r.wake)
+	r.pace.clock.AfterFunc(t.Sub(r.pace.clock.Now()), r.wake)
 }
 
 func (r *Reader[T]) wake() {
