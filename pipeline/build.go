@@ -12,7 +12,6 @@ import (
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/runtime"
-	"github.com/sluicehq/sluice/runtime/restart"
 	"github.com/sluicehq/sluice/state"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -192,7 +191,7 @@ func (b *builder) fail(ctx *stream.Context, where string, rec Record, err error)
 		stream.Side(ctx, badTag, br)
 		return nil
 	}
-	return restart.Unrecoverable(fmt.Errorf("%w; the record: %s", &connector.BadRecordError{Record: br}, raw))
+	return connector.Permanent(fmt.Errorf("%w; the record: %s", &connector.BadRecordError{Record: br}, raw))
 }
 
 // process adds a step operator whose failures go to fail.

@@ -242,17 +242,28 @@ dead_letter: {type: stdout}
 	}
 }
 
+// TestBadRecordFailsJob: without a dead-letter output, a record an
+// expression fails on fails the job for good (no restart would help),
+// naming where.
 func TestBadRecordFailsJob(t *testing.T) {
-	_, err := run(t, `
+	for _, tc := range []struct{ name, step, where string }{
+		{"missing field", "map: {x: n * 2}", "steps[0].map.x"},
+		{"wrong type at run time", "filter: n + 'x' != ''", "steps[0].filter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, `
 source:
   type: collection
   records: [{n: 1}, {m: 2}]
 steps:
-  - map: {x: n * 2}
+  - `+tc.step+`
 sink: {type: stdout}
+restart: {strategy: fixed-delay, attempts: -1, delay: 0s}
 `, nil)
-	if !errors.Is(err, connector.ErrBadRecord) || !strings.Contains(err.Error(), "steps[0].map.x") {
-		t.Fatalf("want a bad record error naming steps[0].map.x, got %v", err)
+			if !errors.Is(err, connector.ErrBadRecord) || !connector.IsPermanent(err) || !strings.Contains(err.Error(), tc.where) {
+				t.Fatalf("want a permanent bad record error naming %s, got %v", tc.where, err)
+			}
+		})
 	}
 }
 
