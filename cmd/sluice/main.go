@@ -135,6 +135,19 @@ func (p *positiveInt) Set(v string) error {
 	return nil
 }
 
+// positiveInt64 is a flag of a positive 64-bit integer.
+type positiveInt64 int64
+
+func (p *positiveInt64) String() string { return strconv.FormatInt(int64(*p), 10) }
+func (p *positiveInt64) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return fmt.Errorf("%q is not a positive integer", v)
+	}
+	*p = positiveInt64(n)
+	return nil
+}
+
 // isTerminal reports whether f is a character device (a terminal).
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()

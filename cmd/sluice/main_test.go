@@ -144,7 +144,7 @@ func TestConfigErrors(t *testing.T) {
 		{"wrong type", strings.Replace(good, "count: 3", "count: [3]", 1), `bad.yaml:3: source.count: expected an integer, got a list`},
 		{"bad CEL", good + "steps:\n  - filter: n >> 2\n", `bad.yaml:8: steps[0].filter: bad CEL expression "n >> 2": Syntax error`},
 		{"unknown connector", strings.Replace(good, "type: stdout", "type: kafak", 1), `bad.yaml:6: sink.type: unknown sink type "kafak" (did you mean "kafka"?); use one of: file, kafka, socket, stdout`},
-		{"missing variable", good + "checkpoints: {interval: 1s, storage: \"${NO_SUCH_VAR}/x\"}\n", `bad.yaml:7: environment variable NO_SUCH_VAR is not set; set it, or give a default: ${NO_SUCH_VAR:-value}`},
+		{"missing variable", good + "checkpoints: {interval: 1s, storage: \"${NO_SUCH_VAR}/x\"}\n", `bad.yaml:7: checkpoints.storage: environment variable NO_SUCH_VAR is not set; set it, or give a default: ${NO_SUCH_VAR:-value}`},
 		{"bad duration", good + "checkpoints: {interval: 10x}\n", `bad.yaml:7: checkpoints.interval: "10x" is not a duration; use e.g. 10s, 1m`},
 	}
 	for _, tc := range cases {
@@ -170,8 +170,30 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
 		}
 	}
-	if _, errOut, code := sluice(t, nil, nil, "plan", "no-such-file.yaml"); code != exitFailed || !strings.Contains(errOut, "no-such-file.yaml") {
-		t.Errorf("missing file: exit %d %s", code, errOut)
+}
+
+// TestPipelineFileErrors: a pipeline file that is not there, or is not a
+// file, is a usage mistake (exit 2), reported alone: nothing else is
+// printed.
+func TestPipelineFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, file, want string
+	}{
+		{"missing", filepath.Join(dir, "no-such-file.yaml"), "no-such-file.yaml: no such file or directory"},
+		{"directory", dir, "is a directory"},
+	} {
+		for _, cmd := range []string{"plan", "run"} {
+			t.Run(tc.name+"/"+cmd, func(t *testing.T) {
+				out, errOut, code := sluice(t, nil, nil, cmd, tc.file)
+				if code != exitUsage {
+					t.Errorf("exit %d, want %d", code, exitUsage)
+				}
+				if out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) {
+					t.Errorf("stdout %q, stderr %q: want only one line on stderr with %q", out, errOut, tc.want)
+				}
+			})
+		}
 	}
 }
 

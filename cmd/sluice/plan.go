@@ -4,23 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
+	"syscall"
 
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/stream"
 )
 
-// load loads a pipeline with the --set overrides, reporting mistakes.
+// load loads a pipeline with the --set overrides, reporting mistakes. A
+// mistake in the file, or a file that is not there or cannot be read as
+// one, is the user's (exitUsage); another error reading it is exitFailed.
 func (a *app) load(file string, sets []string) (*pipeline.Pipeline, int) {
 	p, err := pipeline.Load(file, pipeline.WithEnv(a.lookupEnv), pipeline.WithSet(sets...))
 	if err != nil {
 		a.reportLoadError(err)
-		if errors.Is(err, pipeline.ErrInvalid) {
-			return nil, exitUsage
-		}
-		return nil, exitFailed
+		return nil, loadExitCode(err)
 	}
 	return p, exitOK
+}
+
+// loadExitCode is the exit code of an error loading a pipeline file.
+func loadExitCode(err error) int {
+	if errors.Is(err, pipeline.ErrInvalid) || errors.Is(err, fs.ErrNotExist) ||
+		errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EISDIR) {
+		return exitUsage
+	}
+	return exitFailed
 }
 
 func (a *app) reportLoadError(err error) {
