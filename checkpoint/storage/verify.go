@@ -152,5 +152,10 @@ func (s *Storage) readFile(ctx context.Context, cp *Checkpoint, name string, buf
 		if err != nil {
 			return err
 		}
+		// Local reads do not look at ctx: a stop must not wait for
+		// gigabytes to be read.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 	}
 }

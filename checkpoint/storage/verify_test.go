@@ -158,6 +158,19 @@ func TestVerifyNotCorrupt(t *testing.T) {
 	if err := s.Verify(canceled, cp); !errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrCorrupt) {
 		t.Errorf("Verify(canceled) = %v", err)
 	}
+	// Canceled while reading a local file: Verify stops without reading
+	// the rest.
+	reading, cancel := context.WithCancel(ctx)
+	defer cancel()
+	faults.set(func(op storagetest.Op) error {
+		if op.Kind == storagetest.OpRead && strings.Contains(op.Path, "chk-2") {
+			cancel()
+		}
+		return nil
+	})
+	if err := s.Verify(reading, cp); !errors.Is(err, context.Canceled) || errors.Is(err, storage.ErrCorrupt) {
+		t.Errorf("Verify canceled while reading = %v", err)
+	}
 }
 
 func TestListVerified(t *testing.T) {
