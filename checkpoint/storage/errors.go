@@ -21,8 +21,9 @@ var (
 	// whose magic, checksum or encoding is wrong or that does not match its
 	// directory; a state file listed in _metadata that is missing or has
 	// another size; a state file whose size or CRC-32C do not match its
-	// metadata when read to the end through OpenFile; a checkpoint used by
-	// another (LoadUsed) that is missing, partial or corrupt.
+	// metadata when read to the end through OpenFile or by Verify; a
+	// checkpoint used by another (LoadUsed, Verify) that is missing,
+	// partial or corrupt.
 	ErrCorrupt = errors.New("checkpoint corrupt")
 
 	// ErrUnsupportedVersion is returned when _metadata is intact but was
