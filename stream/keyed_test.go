@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,24 +175,31 @@ func TestKeyedProcessStateTimersSideOutput(t *testing.T) {
 	}
 }
 
+// TestProcessingTimeTimers: processing-time timers fire when the job's
+// clock passes them, once per key and time, and not before.
 func TestProcessingTimeTimers(t *testing.T) {
 	clock := sluicetest.NewManualClock(time.UnixMilli(1_000_000))
 	env := stream.New("ptimers", stream.WithClock(clock))
 	out := sluicetest.NewSink[string]()
+	var armed, fired, afterFiring atomic.Int64
 	src := stream.FromSource(env, "slow", collection.Generate(-1, func(i int64) string { return fmt.Sprint("k", i%2) }).WithRate(1000),
 		eventtime.NoWatermarks[string]())
 	src = stream.Filter(src, func(string) bool { return true })
-	fired := stream.ProcessKeyed(stream.KeyBy(src, func(s string) string { return s }), func() stream.KeyedProcessFunction[string, string, string] {
-		var armed state.ValueState[bool]
+	timers := stream.ProcessKeyed(stream.KeyBy(src, func(s string) string { return s }), func() stream.KeyedProcessFunction[string, string, string] {
+		var st state.ValueState[bool]
 		return stream.KeyedProcessFuncs[string, string, string]{
 			OpenFn: func(rt *stream.KeyedRuntime[string]) (err error) {
-				armed, err = stream.ValueState[bool](rt, "armed")
+				st, err = stream.ValueState[bool](rt, "armed")
 				return err
 			},
 			ProcessFn: func(ctx *stream.KeyedContext[string], v string, _ stream.Collector[string]) error {
-				if _, ok := armed.Value(); !ok {
-					armed.Update(true)
+				if fired.Load() == 2 {
+					afterFiring.Add(1)
+				}
+				if _, ok := st.Value(); !ok {
+					st.Update(true)
 					ctx.RegisterProcessingTimeTimer(1_000_500)
+					armed.Add(1)
 				}
 				return nil
 			},
@@ -199,30 +207,35 @@ func TestProcessingTimeTimers(t *testing.T) {
 				if ctx.TimeDomain() != stream.ProcessingTime {
 					return fmt.Errorf("domain %v", ctx.TimeDomain())
 				}
+				fired.Add(1)
 				out.Collect(fmt.Sprintf("%s@%d", ctx.Key(), ts))
 				return nil
 			},
 		}
 	})
-	fired.SinkTo("out", out)
+	timers.SinkTo("out", out)
 	ctx, cancel := contextWithTimeout(t, 30*time.Second)
 	defer cancel()
 	job, err := env.Start(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return true }, "start")
-	time.Sleep(20 * time.Millisecond) // let both keys register their timers
+	// Both keys registered their timer; the clock has not moved, so none
+	// fired, however many records went by.
+	waitFor(t, func() bool { return armed.Load() == 2 }, "both keys to register a timer")
 	if n := out.Len(); n != 0 {
 		t.Fatalf("%d timers fired before the clock moved", n)
 	}
 	clock.Advance(time.Second)
 	waitFor(t, func() bool { return out.Len() >= 2 }, "two timers")
-	time.Sleep(20 * time.Millisecond) // no further firings may follow
+	// Timers fire in the task's goroutine between records: once the
+	// function has handled many records after both fired, a timer that
+	// fired twice, or was registered again, would have shown.
+	waitFor(t, func() bool { return afterFiring.Load() >= 100 }, "records after the timers fired")
 	cancel()
 	job.Wait()
 	got := sorted(out.Values(), cmp.Compare[string])
-	if !slices.Equal(got, []string{"k0@1000500", "k1@1000500"}) {
-		t.Fatalf("got %v", got)
+	if !slices.Equal(got, []string{"k0@1000500", "k1@1000500"}) || armed.Load() != 2 {
+		t.Fatalf("got %v after %d timers registered, want each key's timer once", got, armed.Load())
 	}
 }
