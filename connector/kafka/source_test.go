@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,8 +105,9 @@ func TestSourceDiscovery(t *testing.T) {
 	_, addr := newCluster(t, 1, "disc-1", "unrelated")
 	produceN(t, addr, "disc-1", 1, 0, 5)
 	src := mustSource(t, String(), Brokers(addr), TopicRegex("disc-.*"), DiscoveryInterval(50*time.Millisecond), StartFrom(Latest()))
+	events, completed := checkpointsCompleted()
 	env := stream.New("discovery", stream.WithParallelism(2), stream.WithLogger(quietLogger()),
-		stream.WithCheckpointing(50*time.Millisecond, ""))
+		stream.WithCheckpointing(50*time.Millisecond, ""), stream.WithEvents(events))
 	out := sluicetest.NewSink[string]()
 	stream.FromSource(env, "kafka", src, eventtime.NoWatermarks[string]()).SinkTo("out", out)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -114,9 +116,11 @@ func TestSourceDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The start position (latest) was resolved when the job started: the
-	// first five records are not read.
-	time.Sleep(200 * time.Millisecond)
+	// The start position (latest) is resolved by the split enumerator's
+	// first discovery, when it is created; a checkpoint completes only
+	// after it took the enumerator's snapshot. The first five records are
+	// not read.
+	waitFor(t, 20*time.Second, func() bool { return completed.Load() > 0 }, "a checkpoint")
 	produceN(t, addr, "disc-1", 1, 5, 5)
 	waitFor(t, 20*time.Second, func() bool { return out.Len() >= 5 }, "records of disc-1/0")
 
@@ -126,6 +130,7 @@ func TestSourceDiscovery(t *testing.T) {
 	}
 	// Records written to the new partitions before they are discovered are
 	// read: new partitions start at their earliest offset.
+	produceN(t, addr, "unrelated", 1, 0, 3)
 	produce(t, addr, &kgo.Record{Topic: "disc-1", Partition: 1, Value: []byte("disc-1-p1")},
 		&kgo.Record{Topic: "disc-1", Partition: 2, Value: []byte("disc-1-p2")})
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "disc-2"); err != nil {
@@ -133,15 +138,50 @@ func TestSourceDiscovery(t *testing.T) {
 	}
 	produce(t, addr, &kgo.Record{Topic: "disc-2", Partition: 0, Value: []byte("disc-2-a")},
 		&kgo.Record{Topic: "disc-2", Partition: 1, Value: []byte("disc-2-b")})
-	produceN(t, addr, "unrelated", 1, 0, 3)
 	waitFor(t, 20*time.Second, func() bool { return out.Len() >= 9 }, "records of discovered partitions")
-	time.Sleep(200 * time.Millisecond)
+
+	// The unrelated topic's records were written before an end record on
+	// every partition the job reads, which both readers have some of (the
+	// partitions of a topic go round-robin). A reader that also read the
+	// unrelated topic would have fetched its records with the end records,
+	// and emitted them by the next checkpoint.
+	var ends []*kgo.Record
+	var wantEnds []string
+	for _, tp := range []struct {
+		topic string
+		parts int32
+	}{{"disc-1", 3}, {"disc-2", 2}} {
+		for p := range tp.parts {
+			v := fmt.Sprintf("end-%s/%d", tp.topic, p)
+			ends = append(ends, &kgo.Record{Topic: tp.topic, Partition: p, Value: []byte(v)})
+			wantEnds = append(wantEnds, v)
+		}
+	}
+	produce(t, addr, ends...)
+	waitFor(t, 20*time.Second, func() bool { return out.Len() >= 9+len(ends) }, "the end records")
+	c := completed.Load()
+	waitFor(t, 20*time.Second, func() bool { return completed.Load() > c }, "a checkpoint after the end records")
 	cancel()
 	job.Wait()
-	wantVals := append(want("disc-1", 5, 5), "disc-1-p1", "disc-1-p2", "disc-2-a", "disc-2-b")
+	wantVals := slices.Concat(want("disc-1", 5, 5), []string{"disc-1-p1", "disc-1-p2", "disc-2-a", "disc-2-b"}, wantEnds)
 	if got := sorted(out.Values()); !slices.Equal(got, sorted(wantVals)) {
 		t.Fatalf("got %v, want %v", got, sorted(wantVals))
 	}
+}
+
+// checkpointsCompleted returns a channel for stream.WithEvents and the
+// number of "checkpoint-completed" events received on it so far.
+func checkpointsCompleted() (chan runtime.JobEvent, *atomic.Int64) {
+	events := make(chan runtime.JobEvent, 100)
+	var n atomic.Int64
+	go func() {
+		for ev := range events {
+			if ev.Kind == "checkpoint-completed" {
+				n.Add(1)
+			}
+		}
+	}()
+	return events, &n
 }
 
 func TestSourceStartPositions(t *testing.T) {
@@ -209,7 +249,7 @@ func TestSourceLatestUnbounded(t *testing.T) {
 	_, addr := newCluster(t, 2, "late")
 	produceN(t, addr, "late", 2, 0, 10)
 	src := mustSource(t, String(), Brokers(addr), Topics("late"), StartFrom(Latest()))
-	events := make(chan runtime.JobEvent, 100)
+	events, completed := checkpointsCompleted()
 	env := stream.New("latest", stream.WithLogger(quietLogger()), stream.WithCheckpointing(20*time.Millisecond, ""), stream.WithEvents(events))
 	out := sluicetest.NewSink[string]()
 	stream.FromSource(env, "kafka", src, eventtime.NoWatermarks[string]()).SinkTo("out", out)
@@ -219,14 +259,13 @@ func TestSourceLatestUnbounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for ev := range events {
-		if ev.Kind == "checkpoint-completed" {
-			break // the job is running: its start offsets are resolved
-		}
-	}
+	// A checkpoint completes after the split enumerator, which resolves the
+	// start offsets when it is created, took its snapshot.
+	waitFor(t, 20*time.Second, func() bool { return completed.Load() > 0 }, "a checkpoint")
 	produceN(t, addr, "late", 2, 10, 6)
+	// A record written before the start would come before the new ones of
+	// its partition, so it would be among the first six.
 	waitFor(t, 20*time.Second, func() bool { return out.Len() >= 6 }, "new records")
-	time.Sleep(100 * time.Millisecond)
 	cancel()
 	job.Wait()
 	if got := sorted(out.Values()); !slices.Equal(got, sorted(want("late", 10, 6))) {
@@ -264,7 +303,7 @@ func TestSourceBoundedStopsAtStartEnd(t *testing.T) {
 	produceN(t, addr, "b", 1, 5, 2) // after the open transaction: beyond the last stable offset
 
 	t.Run("read_committed", func(t *testing.T) {
-		gate := make(chan struct{})
+		reading, gate := make(chan struct{}), make(chan struct{})
 		env := stream.New("bounded", stream.WithLogger(quietLogger()))
 		src := mustSource(t, String(), Brokers(addr), Topics("b"), Bounded())
 		out := sluicetest.NewSink[string]()
@@ -272,6 +311,7 @@ func TestSourceBoundedStopsAtStartEnd(t *testing.T) {
 		s := stream.TryMap(stream.FromSource(env, "kafka", src, eventtime.NoWatermarks[string]()), func(v string) (string, error) {
 			if first {
 				first = false
+				close(reading)
 				<-gate
 			}
 			return v, nil
@@ -279,7 +319,13 @@ func TestSourceBoundedStopsAtStartEnd(t *testing.T) {
 		s.SinkTo("out", out)
 		done := make(chan error, 1)
 		go func() { done <- sluicetest.RunErr(env, time.Minute) }()
-		time.Sleep(100 * time.Millisecond)
+		// The first record was read, so the split was assigned, with the
+		// stop offset resolved when the job started.
+		select {
+		case <-reading:
+		case err := <-done:
+			t.Fatalf("the job ended before reading a record: %v", err)
+		}
 		produceN(t, addr, "b", 1, 100, 3) // after the start: not read
 		close(gate)
 		if err := <-done; err != nil {
@@ -339,23 +385,25 @@ func TestSourceJSONDecodeErrors(t *testing.T) {
 	})
 }
 
-// TestSourceCommitsOffsetsAfterCheckpoints drives a reader directly: the
+// TestSourceCommitsOffsetsAfterCheckpoints drives readers directly: the
 // group's offsets move only when a checkpoint completes, to the offsets of
 // that checkpoint, never for aborted checkpoints.
 func TestSourceCommitsOffsetsAfterCheckpoints(t *testing.T) {
 	_, addr := newCluster(t, 1, "commits")
 	produceN(t, addr, "commits", 1, 0, 30)
 	src := mustSource(t, String(), Brokers(addr), Topics("commits"), Group("g"), MaxPollRecords(10))
-	r, err := src.NewReader(fakeReaderCtx{0, 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if err := r.AddSplits([]connector.Split{&Split{Topic: "commits", Partition: 0, Stop: -1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Start(); err != nil {
-		t.Fatal(err)
+	newReader := func() (connector.Reader[string], connector.CheckpointListener, *fakeOutput[string]) {
+		r, err := src.NewReader(fakeReaderCtx{0, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.AddSplits([]connector.Split{&Split{Topic: "commits", Partition: 0, Stop: -1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return r, r.(connector.CheckpointListener), &fakeOutput[string]{}
 	}
 	adm := newAdmin(t, addr)
 	committed := func() int64 {
@@ -371,28 +419,37 @@ func TestSourceCommitsOffsetsAfterCheckpoints(t *testing.T) {
 		}
 		return -1
 	}
-	out := &fakeOutput[string]{}
-	l := r.(connector.CheckpointListener)
 
+	// Snapshots and an aborted checkpoint, none completed: closing the
+	// reader lets every commit it started finish, and there is none.
+	r, l, out := newReader()
+	pollUntil(t, r, out, 10)
+	r.SnapshotState(1)
+	pollUntil(t, r, out, 20)
+	r.SnapshotState(2)
+	l.NotifyCheckpointAborted(2)
+	pollUntil(t, r, out, 30)
+	r.SnapshotState(3)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c := committed(); c != -1 {
+		t.Fatalf("offset %d committed, yet no checkpoint completed", c)
+	}
+
+	// Completed checkpoints commit their own offsets, an aborted one none.
+	r, l, out = newReader()
+	defer r.Close()
 	pollUntil(t, r, out, 10)
 	n1 := int64(out.len())
 	r.SnapshotState(1)
-	time.Sleep(100 * time.Millisecond)
-	if c := committed(); c != -1 {
-		t.Fatalf("offset %d committed before the checkpoint completed", c)
-	}
 	l.NotifyCheckpointComplete(1)
 	waitFor(t, 10*time.Second, func() bool { return committed() == n1 }, "the offsets of checkpoint 1")
-
 	pollUntil(t, r, out, int(n1)+10)
 	r.SnapshotState(2)
 	l.NotifyCheckpointAborted(2)
 	pollUntil(t, r, out, 30)
 	r.SnapshotState(3)
-	time.Sleep(100 * time.Millisecond)
-	if c := committed(); c != n1 {
-		t.Fatalf("offset %d committed, want %d (checkpoint 2 aborted, 3 not complete)", c, n1)
-	}
 	l.NotifyCheckpointComplete(3)
 	waitFor(t, 10*time.Second, func() bool { return committed() == 30 }, "the offsets of checkpoint 3")
 	if got := out.bySplit["commits/0"]; !slices.Equal(got, want("commits", 0, 30)) {
