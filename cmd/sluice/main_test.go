@@ -32,6 +32,57 @@ func sluice(t *testing.T, vars map[string]string, sigs <-chan os.Signal, args ..
 	return out.String(), errb.String(), code
 }
 
+// running is a command running in-process, started by start.
+type running struct {
+	stdout, stderr sluicetest.Buffer
+	sigs           chan os.Signal
+	done           chan int // the exit code
+}
+
+// start runs the command in-process in the background. A job logs its
+// progress every 20 ms.
+func start(t *testing.T, vars map[string]string, args ...string) *running {
+	t.Helper()
+	r := &running{sigs: make(chan os.Signal, 2), done: make(chan int, 1)}
+	a := &app{stdout: &r.stdout, stderr: &r.stderr, signals: r.sigs, progressEvery: 20 * time.Millisecond,
+		lookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }}
+	go func() { r.done <- a.main(args) }()
+	return r
+}
+
+// waitFor polls cond until it holds; it fails the test if the command
+// ended first or a minute passed.
+func (r *running) waitFor(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case code := <-r.done:
+			r.done <- code
+			t.Fatalf("the command ended (exit %d) before %s\n%s", code, what, r.stderr.String())
+		case <-deadline:
+			r.sigs <- syscall.SIGINT
+			r.sigs <- syscall.SIGINT
+			t.Fatalf("timed out waiting for %s\n%s", what, r.stderr.String())
+		case <-tick.C:
+		}
+	}
+}
+
+// wait returns the command's exit code, failing the test after a minute.
+func (r *running) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case code := <-r.done:
+		return code
+	case <-time.After(time.Minute):
+		t.Fatalf("the command did not end\n%s", r.stderr.String())
+		return -1
+	}
+}
+
 func exampleVars(dir string) map[string]string {
 	return map[string]string{"INPUT": filepath.Join(dir, "in"), "OUTPUT": filepath.Join(dir, "out"),
 		"CHECKPOINTS": filepath.Join(dir, "ck"), "BROKERS": "127.0.0.1:1", "IN_TOPIC": "in", "OUT_TOPIC": "out"}
@@ -306,20 +357,18 @@ func TestSignalsInProcess(t *testing.T) {
 	os.WriteFile(f, []byte(unbounded), 0o644)
 	vars := exampleVars(dir)
 
-	sigs := make(chan os.Signal, 2)
-	go func() {
-		time.Sleep(700 * time.Millisecond)
-		sigs <- syscall.SIGTERM
-	}()
-	_, errOut, code := sluice(t, vars, sigs, "run", f)
-	if code != exitOK || !strings.Contains(errOut, "final checkpoint completed") {
+	// Once a checkpoint completed, the job runs and stops with a final one.
+	r := start(t, vars, "run", f)
+	r.waitFor(t, func() bool { return strings.Contains(r.stderr.String(), `"msg":"checkpoint completed"`) }, "a checkpoint")
+	r.sigs <- syscall.SIGTERM
+	if code, errOut := r.wait(t), r.stderr.String(); code != exitOK || !strings.Contains(errOut, "final checkpoint completed") {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}
 
-	sigs = make(chan os.Signal, 2)
+	sigs := make(chan os.Signal, 2)
 	sigs <- syscall.SIGINT
 	sigs <- syscall.SIGINT
-	_, errOut, code = sluice(t, vars, sigs, "run", f, "--restore", "latest")
+	_, errOut, code := sluice(t, vars, sigs, "run", f, "--restore", "latest")
 	if code != exitSignaled || !strings.Contains(errOut, "exiting at once") {
 		t.Fatalf("two signals: exit %d\n%s", code, errOut)
 	}
@@ -519,22 +568,16 @@ func TestKeyedCountFiles(t *testing.T) {
 	write("a.jsonl", 0, 300)
 	write("b.jsonl", 300, 500)
 	const total = 800
-	sigs := make(chan os.Signal, 1)
-	go func() {
-		time.Sleep(700 * time.Millisecond)
-		write("c.jsonl", 500, total) // found by monitoring
-		deadline := time.Now().Add(time.Minute)
-		for time.Now().Before(deadline) {
-			if n := countLines(filepath.Join(vars["OUTPUT"], "part-*")); n >= total {
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-		sigs <- syscall.SIGTERM
-	}()
-	_, errOut, code := sluice(t, vars, sigs, "run", "../../examples/keyed-count-files.yaml")
-	if code != exitOK {
-		t.Fatalf("exit %d\n%s", code, errOut)
+	r := start(t, vars, "run", "../../examples/keyed-count-files.yaml")
+	output := func() int { return countLines(filepath.Join(vars["OUTPUT"], "part-*")) }
+	// The output of the files present at the start is committed: a file
+	// written now is one the job finds by monitoring the directory.
+	r.waitFor(t, func() bool { return output() >= 500 }, "the output of a.jsonl and b.jsonl")
+	write("c.jsonl", 500, total)
+	r.waitFor(t, func() bool { return output() >= total }, "the output of c.jsonl")
+	r.sigs <- syscall.SIGTERM
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, r.stderr.String())
 	}
 	recs := readRecords(t, vars["OUTPUT"])
 	if len(recs) != total {
@@ -571,12 +614,12 @@ func TestSignalWithoutCheckpoints(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "nockpt.yaml")
 	os.WriteFile(f, []byte("source: {type: generator, rate: 1000, fields: {n: i}}\nsink: {type: stdout}\n"), 0o644)
-	sigs := make(chan os.Signal, 1)
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		sigs <- syscall.SIGINT
-	}()
-	out, errOut, code := sluice(t, nil, sigs, "run", f)
+	r := start(t, nil, "run", f)
+	// The progress log shows records reaching the sink.
+	sinking := regexp.MustCompile(`"stdout\.in":[1-9]`)
+	r.waitFor(t, func() bool { return sinking.MatchString(r.stderr.String()) }, "records reaching the sink")
+	r.sigs <- syscall.SIGINT
+	code, out, errOut := r.wait(t), r.stdout.String(), r.stderr.String()
 	if code != exitOK || !strings.Contains(errOut, "without a final checkpoint") {
 		t.Fatalf("exit %d\n%s", code, errOut)
 	}

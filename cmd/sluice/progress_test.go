@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/runtime"
-	"github.com/sluicehq/sluice/sluicetest"
 )
 
 func TestHumanCount(t *testing.T) {
@@ -282,23 +281,15 @@ func TestRunLogsProgressPeriodically(t *testing.T) {
 	dir := t.TempDir()
 	f := filepath.Join(dir, "paced.yaml")
 	os.WriteFile(f, []byte("source: {type: generator, rate: 2000, fields: {n: i}}\nsink: {type: stdout}\n"), 0o644)
-	sigs := make(chan os.Signal, 1)
-	var out, errb sluicetest.Buffer
-	a := &app{stdout: &out, stderr: &errb, signals: sigs, progressEvery: 50 * time.Millisecond,
-		lookupEnv: func(string) (string, bool) { return "", false }}
-	go func() {
-		deadline := time.Now().Add(20 * time.Second)
-		for strings.Count(errb.String(), `"msg":"progress"`) < 4 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		sigs <- syscall.SIGINT
-	}()
-	if code := a.main([]string{"run", f}); code != exitOK {
-		t.Fatalf("exit %d\n%s", code, errb.String())
+	r := start(t, nil, "run", f) // progress every 20 ms
+	r.waitFor(t, func() bool { return strings.Count(r.stderr.String(), `"msg":"progress"`) >= 3 }, "three progress records")
+	r.sigs <- syscall.SIGINT
+	if code := r.wait(t); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, r.stderr.String())
 	}
 	var last int64 = -1
 	n := 0
-	for _, line := range strings.Split(errb.String(), "\n") {
+	for _, line := range strings.Split(r.stderr.String(), "\n") {
 		if !strings.Contains(line, `"msg":"progress"`) {
 			continue
 		}
@@ -314,6 +305,6 @@ func TestRunLogsProgressPeriodically(t *testing.T) {
 		n++
 	}
 	if n < 4 || last <= 0 {
-		t.Errorf("%d progress records, the last with generator.out %d; want at least 4 (3 periodic, 1 at the end), growing:\n%s", n, last, errb.String())
+		t.Errorf("%d progress records, the last with generator.out %d; want at least 4 (3 periodic, 1 at the end), growing:\n%s", n, last, r.stderr.String())
 	}
 }
