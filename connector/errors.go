@@ -32,6 +32,14 @@ import "errors"
 // retried silently.
 var ErrDataLoss = errors.New("data may be lost")
 
+// ErrOutputAhead is wrapped by errors of an exactly-once sink asked to
+// resume from a checkpoint older than output it already committed (a
+// restore of an older checkpoint or savepoint, or a fallback past a corrupt
+// checkpoint): going on would deliver that output again. Such an error is
+// permanent; the user decides (restore a newer checkpoint, remove the
+// output, or start over).
+var ErrOutputAhead = errors.New("output was committed past the restored checkpoint")
+
 // ErrRejected is wrapped by errors that mean the external system refused
 // what the job's configuration asks of it, and will refuse it again: a
 // topic, index, queue or table that does not exist, authentication or
@@ -57,14 +65,15 @@ func Permanent(err error) error {
 
 // IsPermanent reports whether err will fail again on retry: err or an error
 // it wraps was marked with [Permanent], or wraps [ErrBadRecord],
-// [ErrDataLoss], [ErrRejected] or [ErrConfig]. IsPermanent(nil) is false.
+// [ErrDataLoss], [ErrOutputAhead], [ErrRejected] or [ErrConfig].
+// IsPermanent(nil) is false.
 func IsPermanent(err error) bool {
 	if err == nil {
 		return false
 	}
 	var p *permanentError
 	return errors.As(err, &p) || errors.Is(err, ErrBadRecord) || errors.Is(err, ErrDataLoss) ||
-		errors.Is(err, ErrRejected) || errors.Is(err, ErrConfig)
+		errors.Is(err, ErrOutputAhead) || errors.Is(err, ErrRejected) || errors.Is(err, ErrConfig)
 }
 
 type permanentError struct{ err error }

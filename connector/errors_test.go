@@ -25,6 +25,7 @@ func TestPermanent(t *testing.T) {
 		{"mentioned, not wrapped", fmt.Errorf("commit: %v", marked), false},
 		{"bad record", &BadRecordError{Record: BadRecord{Location: "a.jsonl:2"}}, true},
 		{"data loss", fmt.Errorf("commit: %w", ErrDataLoss), true},
+		{"output ahead", fmt.Errorf("resume: %w", ErrOutputAhead), true},
 		{"rejected", fmt.Errorf("topic out: %w", ErrRejected), true},
 		{"config", fmt.Errorf("sink: %w", ErrConfig), true},
 	} {

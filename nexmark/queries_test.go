@@ -173,7 +173,7 @@ func exactlyOnce[T comparable](t *testing.T, cfg nexmark.Config, build func(stre
 		f := sluicetest.NewFailer(cfg.Events/5, cfg.Events/2, cfg.Events*4/5).Pause(50, 200*time.Microsecond)
 		env := stream.New("nexmark-recovery", stream.WithParallelism(p), stream.WithLogger(quiet),
 			stream.WithCheckpointing(10*time.Millisecond, ""),
-			stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)))
+			stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1))
 		events, err := nexmark.Events(env, cfg)
 		if err != nil {
 			t.Fatal(err)

@@ -29,6 +29,9 @@ type Overrides struct {
 	// AllowNonRestoredState lets a restore drop state of operators the job
 	// no longer has.
 	AllowNonRestoredState bool
+	// Fresh starts over although the checkpoint storage holds checkpoints
+	// of an earlier run (see stream.WithFresh).
+	Fresh bool
 	// Logger is the job's logger (default slog.Default()).
 	Logger *slog.Logger
 	// Events receives job events.
@@ -74,6 +77,9 @@ func Build(p *Pipeline, o Overrides) (*stream.Env, error) {
 	}
 	if o.Restore != "" {
 		opts = append(opts, stream.WithRestore(o.Restore))
+	}
+	if o.Fresh {
+		opts = append(opts, stream.WithFresh())
 	}
 	if o.AllowNonRestoredState {
 		opts = append(opts, stream.WithAllowNonRestoredState())

@@ -642,6 +642,7 @@ func (a *attempt) control(req controlReq) {
 		a.requests[id] = req
 	case KindFinal:
 		a.stopping = true
+		a.j.stopping = true
 		a.stopReqs = append(a.stopReqs, req)
 		if !a.finalWanted {
 			a.finalWanted = true
@@ -760,6 +761,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 		return nil
 	}
 	a.completed.add(x.ID)
+	a.j.lastCompleted = max(a.j.lastCompleted, x.ID)
 	if h := a.cfg.Hooks.CheckpointCompleted; h != nil {
 		h(x.ID, toKind(x.Kind))
 	}
@@ -847,13 +849,8 @@ func (a *attempt) abort(x coordinator.Abort) {
 		req.reply <- savepointResult{err: fmt.Errorf("savepoint %d failed: %w", x.ID, x.Reason)}
 		delete(a.requests, x.ID)
 	}
-	if toKind(x.Kind) == KindFinal {
-		// The final checkpoint must happen: ask again.
-		a.finalWanted = false
-		if a.stopping || a.sourcesEnded == a.sourceTasks {
-			a.requestFinal()
-		}
-	}
+	// An aborted final checkpoint is retried by the coordinator itself
+	// (with a new id), unless that failure ends the job.
 }
 
 // shutdown stops everything of the attempt and returns its result.
@@ -884,6 +881,17 @@ func (a *attempt) shutdown(err error) error {
 		if r.pending != nil {
 			r.pending.Abort(context.Background())
 		}
+	}
+	// Requests still waiting end with the attempt: a stop with the
+	// failure (the job then ends, see Job.run), a savepoint with it too.
+	if err != nil {
+		for _, req := range a.stopReqs {
+			req.reply <- savepointResult{err: fmt.Errorf("%w: %w", ErrStopIncomplete, err)}
+		}
+		for _, req := range a.requests {
+			req.reply <- savepointResult{err: fmt.Errorf("the job failed before the savepoint completed: %w", err)}
+		}
+		a.stopReqs, a.requests = nil, nil
 	}
 	for _, e := range a.enums {
 		if cerr := e.enum.Close(); cerr != nil && err == nil {

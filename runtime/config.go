@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sluicehq/sluice/checkpoint/coordinator"
 	"github.com/sluicehq/sluice/runtime/restart"
 )
 
@@ -120,6 +121,24 @@ type Config struct {
 	// AllowNonRestoredState lets a restore skip state of operators the job
 	// no longer has (by uid). Without it such a restore is refused.
 	AllowNonRestoredState bool
+	// Fresh starts the job from scratch although Checkpoint.Storage already
+	// holds checkpoints (of an earlier run). Without it, and without
+	// Restore, Start refuses such a location with an error wrapping
+	// ErrCheckpointsExist: resuming (Restore "latest") or starting over is
+	// the user's decision, as starting over repeats output that earlier
+	// runs already delivered.
+	Fresh bool
+	// MaxRepeatedFailures ends the job when it fails the same way (the same
+	// operator and message, numbers aside) this many times in a row from
+	// the same checkpoint, whatever Restart allows: a failure that comes
+	// back that often will not pass by itself. 0 means the default, 3; -1
+	// never ends the job for repeating.
+	MaxRepeatedFailures int
+	// StopTimeout bounds how long Job.Stop waits for the final checkpoint:
+	// when it passes, or the final checkpoint fails, the job ends without
+	// it and Wait returns an error wrapping ErrStopIncomplete. 0 means the
+	// default: Checkpoint.Timeout, at most one minute.
+	StopTimeout time.Duration
 	// Events receives job events (checkpoint completed, restarts) when set;
 	// sends never block, events are dropped when the channel is full.
 	Events chan<- JobEvent
@@ -207,6 +226,15 @@ func (c *Config) withDefaults() Config {
 	if cp.MaxDeltas <= 0 {
 		cp.MaxDeltas = 100
 	}
+	if cp.Timeout == 0 {
+		cp.Timeout = DefaultCheckpointTimeout
+	}
+	if out.MaxRepeatedFailures == 0 {
+		out.MaxRepeatedFailures = DefaultMaxRepeatedFailures
+	}
+	if out.StopTimeout == 0 {
+		out.StopTimeout = min(max(cp.Timeout, 0), time.Minute)
+	}
 	if out.Restart == nil {
 		if cp.Interval > 0 {
 			out.Restart = DefaultRestart()
@@ -217,6 +245,12 @@ func (c *Config) withDefaults() Config {
 	return out
 }
 
+// Defaults of Config and CheckpointConfig.
+const (
+	DefaultCheckpointTimeout   = coordinator.DefaultTimeout // CheckpointConfig.Timeout (10m)
+	DefaultMaxRepeatedFailures = 3                          // Config.MaxRepeatedFailures
+)
+
 // ErrConfig is wrapped by configuration errors.
 var ErrConfig = errors.New("invalid job configuration")
 
@@ -226,6 +260,15 @@ func (c *Config) validate() error {
 	}
 	if c.Checkpoint.Unaligned && c.Checkpoint.Mode != ExactlyOnce {
 		return fmt.Errorf("%w: unaligned checkpoints are a variant of exactly-once mode; the mode is %v, which does not align barriers at all: drop Unaligned or use ExactlyOnce", ErrConfig, c.Checkpoint.Mode)
+	}
+	if c.MaxRepeatedFailures < -1 {
+		return fmt.Errorf("%w: MaxRepeatedFailures is %d; use a positive number, 0 for the default (%d) or -1 for no limit", ErrConfig, c.MaxRepeatedFailures, DefaultMaxRepeatedFailures)
+	}
+	if c.StopTimeout < 0 {
+		return fmt.Errorf("%w: StopTimeout %v is negative", ErrConfig, c.StopTimeout)
+	}
+	if c.Fresh && c.Restore != "" {
+		return fmt.Errorf("%w: Fresh and Restore %q contradict each other: choose one", ErrConfig, c.Restore)
 	}
 	if c.Checkpoint.AlignedTimeout < 0 {
 		return fmt.Errorf("%w: aligned timeout %v is negative", ErrConfig, c.Checkpoint.AlignedTimeout)

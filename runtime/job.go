@@ -9,7 +9,7 @@ import (
 
 	"github.com/sluicehq/sluice/checkpoint/coordinator"
 	"github.com/sluicehq/sluice/checkpoint/storage"
-	"github.com/sluicehq/sluice/runtime/restart"
+	"github.com/sluicehq/sluice/connector"
 )
 
 // Job is a running job. Create it with Start; Wait for the result.
@@ -21,6 +21,16 @@ type Job struct {
 	done    chan struct{}
 	err     error
 	control chan controlReq
+	// cancel ends the job with a cause (a stop whose deadline passed).
+	cancel context.CancelCauseFunc
+	// stopping is set when a stop was requested: a failure then ends the
+	// job instead of restarting it. Only the job driver goroutine touches
+	// it.
+	stopping bool
+	// lastCompleted is the id of the newest checkpoint (not savepoint)
+	// completed by any attempt or restored, which the next restore starts
+	// from. Only the job driver goroutine touches it.
+	lastCompleted int64
 	// maxTriggered is the highest checkpoint id any attempt of this job
 	// triggered: an aborted checkpoint's directory is deleted, so the
 	// storage alone cannot tell that its id was used. Only the job driver
@@ -30,6 +40,9 @@ type Job struct {
 	// by the tasks of every attempt (metrics.go).
 	counters jobCounters
 }
+
+// errJobEnded is returned by requests to a job that has ended.
+var errJobEnded = errors.New("job has ended")
 
 type controlReq struct {
 	kind  CheckpointKind // KindSavepoint or KindFinal (stop)
@@ -76,8 +89,16 @@ func Start(ctx context.Context, plan *Plan, cfg Config) (*Job, error) {
 			return nil, fmt.Errorf("open checkpoint storage %q: %w", c.Checkpoint.Storage, err)
 		}
 		j.store = st
+		if c.Restore == "" && !c.Fresh {
+			if err := refuseExisting(ctx, st, plan.Name); err != nil {
+				st.Close()
+				return nil, err
+			}
+		}
 	}
+	ctx, j.cancel = context.WithCancelCause(ctx)
 	go func() {
+		defer j.cancel(nil)
 		j.err = j.run(ctx)
 		if j.store != nil {
 			j.store.Close()
@@ -103,8 +124,33 @@ func (j *Job) Savepoint(ctx context.Context) (string, error) {
 
 // Stop takes a final checkpoint, lets two-phase sinks commit it, and ends
 // the job; Wait then returns nil. It returns the checkpoint's path.
+//
+// A stop always stops: if the final checkpoint fails, or it has not
+// completed within Config.StopTimeout (or before ctx is done), or the job
+// is waiting to restart after a failure, the job ends without it, and both
+// Stop and Wait return an error wrapping ErrStopIncomplete. A job without
+// checkpoint storage cannot take a final checkpoint: Stop then returns an
+// error wrapping ErrConfig and leaves the job running (cancel its context
+// to end it).
 func (j *Job) Stop(ctx context.Context) (string, error) {
-	return j.request(ctx, KindFinal)
+	ctx, cancel := context.WithTimeout(ctx, j.cfg.StopTimeout)
+	defer cancel()
+	path, err := j.request(ctx, KindFinal)
+	if err == nil || errors.Is(err, ErrConfig) {
+		return path, err
+	}
+	if errors.Is(err, errJobEnded) && j.err == nil {
+		return "", nil // it finished, with its final checkpoint
+	}
+	if !errors.Is(err, ErrStopIncomplete) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("the final checkpoint did not complete within %v (StopTimeout)", j.cfg.StopTimeout)
+		}
+		err = fmt.Errorf("%w: %w", ErrStopIncomplete, err)
+	}
+	j.cancel(err)
+	<-j.done
+	return "", err
 }
 
 func (j *Job) request(ctx context.Context, kind CheckpointKind) (string, error) {
@@ -115,7 +161,7 @@ func (j *Job) request(ctx context.Context, kind CheckpointKind) (string, error) 
 	select {
 	case j.control <- req:
 	case <-j.done:
-		return "", errors.New("job has ended")
+		return "", errJobEnded
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -123,6 +169,9 @@ func (j *Job) request(ctx context.Context, kind CheckpointKind) (string, error) 
 	case r := <-req.reply:
 		return r.path, r.err
 	case <-j.done:
+		if j.err != nil {
+			return "", fmt.Errorf("job ended before the checkpoint completed: %w", j.err)
+		}
 		return "", errors.New("job ended before the checkpoint completed")
 	case <-ctx.Done():
 		return "", ctx.Err()
@@ -140,23 +189,38 @@ func (j *Job) emit(ev JobEvent) {
 	}
 }
 
-// run restarts attempts until one ends cleanly or the strategy gives up.
+// run restarts attempts until one ends cleanly, fails for good, or the
+// restart strategy gives up.
+//
+// A failure ends the job at once, without restart, when a retry cannot
+// help (connector.IsPermanent), when a stop was requested, and when it is
+// the same failure as the last Config.MaxRepeatedFailures-1 ones from the
+// same checkpoint. The others go through the restart strategy; a stop
+// request during the delay before a restart ends the job at once.
 func (j *Job) run(ctx context.Context) error {
 	restoreFrom := j.cfg.Restore
+	var rep repeats
 	for {
-		att, err := j.newAttempt(ctx, restoreFrom)
-		if err != nil {
-			return err
-		}
-		err = att.run()
+		err := j.runAttempt(ctx, restoreFrom)
 		if err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
-		if restart.IsUnrecoverable(err) {
-			return err
+		switch {
+		case j.stopping:
+			return fmt.Errorf("%w: the job failed while stopping: %w", ErrStopIncomplete, err)
+		case connector.IsPermanent(err):
+			return fmt.Errorf("job %q failed; not restarting, as a retry cannot help: %w", j.plan.Name, err)
+		}
+		if n := rep.add(j.lastCompleted, err); j.cfg.MaxRepeatedFailures > 0 && n >= j.cfg.MaxRepeatedFailures {
+			from := "from the start (no checkpoint completed)"
+			if j.lastCompleted > 0 {
+				from = fmt.Sprintf("from checkpoint %d", j.lastCompleted)
+			}
+			return fmt.Errorf("job %q failed %d times in a row the same way %s (%w; MaxRepeatedFailures is %d); the last failure: %w",
+				j.plan.Name, n, from, ErrRepeatedFailure, j.cfg.MaxRepeatedFailures, err)
 		}
 		delay, ok := j.cfg.Restart.Next(time.Now(), err)
 		if !ok {
@@ -164,15 +228,116 @@ func (j *Job) run(ctx context.Context) error {
 		}
 		j.logger.Warn("job failed, restarting", "err", err, "delay", delay, "strategy", j.cfg.Restart.String())
 		j.emit(JobEvent{Kind: "restarting", Err: err})
+		if err := j.backoff(ctx, delay, err); err != nil {
+			return err
+		}
+		restoreFrom = j.restartFrom()
+	}
+}
+
+// runAttempt runs one attempt from restoreFrom.
+func (j *Job) runAttempt(ctx context.Context, restoreFrom string) error {
+	att, err := j.newAttempt(ctx, restoreFrom)
+	if err != nil {
+		return err
+	}
+	if att.restored != nil {
+		j.lastCompleted = max(j.lastCompleted, att.restored.id)
+	}
+	return att.restored.explain(att.run())
+}
+
+// restartFrom is where an attempt after a failure starts: the newest
+// checkpoint, once this job completed or restored one; before that, where
+// the first attempt started (a fresh start stays fresh and does not pick up
+// an earlier run's checkpoints; a restore from a path tries the path again).
+func (j *Job) restartFrom() string {
+	if j.store != nil && j.lastCompleted > 0 {
+		return "latest"
+	}
+	return j.cfg.Restore
+}
+
+// backoff waits delay before a restart after failure. A stop requested
+// meanwhile ends the job at once; a savepoint requested meanwhile fails.
+func (j *Job) backoff(ctx context.Context, delay time.Duration, failure error) error {
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
 		select {
-		case <-time.After(delay):
+		case <-t.C:
+			return nil
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		}
-		if j.store != nil {
-			restoreFrom = "latest"
+		case req := <-j.control:
+			if req.kind != KindFinal {
+				req.reply <- savepointResult{err: fmt.Errorf("the job is waiting %v to restart after a failure; try again once it runs: %w", delay, failure)}
+				continue
+			}
+			err := fmt.Errorf("%w: stopped while waiting to restart after a failure (%w); the last complete checkpoint stands", ErrStopIncomplete, failure)
+			req.reply <- savepointResult{err: err}
+			return err
 		}
 	}
+}
+
+// refuseExisting returns an error wrapping ErrCheckpointsExist if st holds
+// a checkpoint (complete or not; savepoints do not count).
+func refuseExisting(ctx context.Context, st *storage.Storage, job string) error {
+	infos, err := st.List(ctx)
+	if err != nil {
+		return fmt.Errorf("open checkpoint storage %s: %w", st.Location(), err)
+	}
+	var newest *storage.Info
+	for i := range infos {
+		if infos[i].Kind == storage.KindCheckpoint {
+			newest = &infos[i]
+		}
+	}
+	if newest == nil {
+		return nil
+	}
+	return fmt.Errorf("%w of job %q (newest: %s, %s): resume from them (--restore latest; Go: Config.Restore = \"latest\") or start over and ignore them (--fresh; Go: Config.Fresh), which delivers again what earlier runs delivered",
+		ErrCheckpointsExist, job, newest.Path, newest.Status)
+}
+
+// repeats counts consecutive failures that look the same from the same
+// checkpoint.
+type repeats struct {
+	from int64
+	sig  string
+	n    int
+}
+
+// add records a failure after a restore from checkpoint from (0: none)
+// and returns how many times in a row it came.
+func (r *repeats) add(from int64, err error) int {
+	sig := failureSignature(err)
+	if r.n > 0 && r.from == from && r.sig == sig {
+		r.n++
+	} else {
+		*r = repeats{from: from, sig: sig, n: 1}
+	}
+	return r.n
+}
+
+// failureSignature is err's message with every run of digits replaced by
+// "#", so that failures differing only in offsets, ids, ports or times
+// compare equal.
+func failureSignature(err error) string {
+	msg := err.Error()
+	b := make([]byte, 0, len(msg))
+	for i := 0; i < len(msg); i++ {
+		c := msg[i]
+		if c >= '0' && c <= '9' {
+			if len(b) == 0 || b[len(b)-1] != '#' {
+				b = append(b, '#')
+			}
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // taskEvent is a message from a task (or a task's helper goroutine) to the

@@ -178,7 +178,7 @@ func (r *restoredJob) explain(err error) error {
 	}
 	choices := fmt.Sprintf("%s; remove that output, then restore again (--restore latest); or %s", choiceSavepoint, choiceFresh)
 	var msg string
-	if errors.Is(err, connector.ErrDataLoss) {
+	if errors.Is(err, connector.ErrDataLoss) || errors.Is(err, connector.ErrOutputAhead) {
 		msg = fmt.Sprintf("the job restored checkpoint %d (%s) because %s corrupt, and a sink cannot go back to checkpoint %d: %v; output committed after checkpoint %d stands in the way. Choose one: %s",
 			r.id, r.path, skipped, r.id, err, r.id, choices)
 	} else {

@@ -58,6 +58,7 @@ type task struct {
 	srcEnded    bool
 	dataEnded   bool  // end of data forwarded downstream
 	finalSeen   int64 // id of the final checkpoint whose barrier passed here
+	finalDone   bool  // a final checkpoint whose barrier passed here completed
 	finished    bool
 	sinceFlush  int
 	lastFlush   time.Time
@@ -355,9 +356,11 @@ func (t *task) endOfSource() error {
 }
 
 // maybeFinish ends the task once its data ended and, with checkpointing,
-// the final checkpoint completed.
+// the final checkpoint completed. Either may come first: a stopped source
+// task can learn that the final checkpoint completed before it polled its
+// reader again and found the end of its input.
 func (t *task) maybeFinish() {
-	if t.dataEnded && !t.att.checkpointing {
+	if t.dataEnded && (!t.att.checkpointing || t.finalDone) {
 		t.finished = true
 	}
 }
@@ -558,8 +561,9 @@ func (t *task) notifyComplete(id int64) error {
 			}
 		}
 	}
-	if t.finalSeen != 0 && id >= t.finalSeen && t.dataEnded {
-		t.finished = true
+	if t.finalSeen != 0 && id >= t.finalSeen {
+		t.finalDone = true
+		t.maybeFinish()
 	}
 	return nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -18,18 +20,27 @@ import (
 // stderr is not a terminal (app.progressEvery overrides it in tests).
 const progressLogInterval = 10 * time.Second
 
+// exitStopIncomplete is the exit code of a job that was asked to stop
+// (SIGINT/SIGTERM) and ended without its final checkpoint: it failed, did
+// not complete within the stop timeout, or the job was waiting to restart.
+// What the last complete checkpoint committed stands; --restore latest
+// resumes from there.
+const exitStopIncomplete = 3
+
 func (a *app) run(args []string) int {
-	fs := a.newFlagSet("run", "run PIPELINE.yaml [--restore latest|PATH] [--parallelism N] [--set key=value]... [--allow-non-restored-state]")
+	fs := a.newFlagSet("run", "run PIPELINE.yaml [--restore latest|PATH | --fresh] [--parallelism N] [--set key=value]... [--allow-non-restored-state]")
 	var (
 		sets     stringList
 		par      positiveInt
 		restore  string
 		allowNRS bool
+		fresh    bool
 		level    string
 	)
 	fs.StringVar(&restore, "restore", "", "start from `latest` (the newest complete checkpoint in the pipeline's checkpoint storage, or fresh when there is none) or from the PATH of a checkpoint or savepoint")
 	fs.Var(&par, "parallelism", "default parallelism of the job's operators (`N`), replacing the file's")
 	fs.Var(&sets, "set", "override a key of the pipeline file: `path=value` (e.g. checkpoints.interval=1s); repeatable")
+	fs.BoolVar(&fresh, "fresh", false, "start over although the checkpoint storage holds checkpoints of an earlier run (output the earlier run delivered is delivered again)")
 	fs.BoolVar(&allowNRS, "allow-non-restored-state", false, "let a restore drop the state of operators the pipeline no longer has")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
 	pos, err := parseArgs(fs, args)
@@ -38,6 +49,14 @@ func (a *app) run(args []string) int {
 	}
 	if len(pos) != 1 {
 		fs.Usage()
+		return exitUsage
+	}
+	if fresh && restore != "" {
+		fmt.Fprintf(a.stderr, "sluice run: --fresh and --restore %s contradict each other: choose one\n", restore)
+		return exitUsage
+	}
+	if err := checkRestorePath(restore); err != nil {
+		fmt.Fprintf(a.stderr, "sluice run: --restore %s: %v\n", restore, err)
 		return exitUsage
 	}
 	var lvl slog.Level
@@ -61,7 +80,7 @@ func (a *app) run(args []string) int {
 	logger := slog.New(handler)
 	events := make(chan runtime.JobEvent, 256)
 	env, err := pipeline.Build(p, pipeline.Overrides{
-		Parallelism: int(par), Restore: restore, AllowNonRestoredState: allowNRS,
+		Parallelism: int(par), Restore: restore, AllowNonRestoredState: allowNRS, Fresh: fresh,
 		Logger: logger, Events: events, Stdout: a.stdout,
 	})
 	if err != nil {
@@ -89,8 +108,12 @@ func (a *app) run(args []string) int {
 	defer cancel()
 	job, err := env.Start(ctx)
 	if err != nil {
-		logger.Error("the job did not start", "err", err)
 		prog.finish()
+		if errors.Is(err, runtime.ErrCheckpointsExist) {
+			fmt.Fprintf(a.stderr, "sluice run: %v\n", err)
+			return exitUsage
+		}
+		logger.Error("the job did not start", "err", err)
 		if errors.Is(err, runtime.ErrConfig) {
 			return exitUsage
 		}
@@ -120,10 +143,9 @@ func (a *app) run(args []string) int {
 		err  error
 	}
 	var (
-		stopping   bool
-		stopFailed bool
-		noFinal    bool
-		stopDone   = make(chan stopResult, 1)
+		stopping bool
+		noFinal  bool
+		stopDone = make(chan stopResult, 1)
 	)
 	for {
 		select {
@@ -135,10 +157,12 @@ func (a *app) run(args []string) int {
 			case err != nil && stopping && noFinal && errors.Is(err, context.Canceled):
 				logger.Warn("job stopped without a final checkpoint (it takes none)", "elapsed", prog.elapsed())
 				return exitOK
+			case errors.Is(err, runtime.ErrStopIncomplete):
+				logger.Error("job stopped without a final checkpoint: the output of the last complete checkpoint stands; resume with --restore latest",
+					"err", err, "elapsed", prog.elapsed())
+				return exitStopIncomplete
 			case err != nil:
 				logger.Error("job failed", "err", err, "elapsed", prog.elapsed())
-				return exitFailed
-			case stopFailed:
 				return exitFailed
 			}
 			logger.Info("job finished", "elapsed", prog.elapsed())
@@ -169,9 +193,8 @@ func (a *app) run(args []string) int {
 				noFinal = true
 				cancel()
 			default:
-				logger.Error("final checkpoint failed; stopping without it", "err", r.err)
-				stopFailed = true
-				cancel()
+				// Stop has ended the job without its final checkpoint;
+				// Wait says why.
 			}
 		case <-tick:
 			prog.draw()
@@ -179,4 +202,29 @@ func (a *app) run(args []string) int {
 			logger.Info("progress", prog.attrs()...)
 		}
 	}
+}
+
+// checkRestorePath returns an error if restore names a local checkpoint or
+// savepoint directory that does not exist, so that the mistake is reported
+// before anything starts. Object-store locations are checked by the job.
+func checkRestorePath(restore string) error {
+	if restore == "" || restore == "latest" {
+		return nil
+	}
+	path := restore
+	if rest, ok := strings.CutPrefix(restore, "file://"); ok {
+		path = rest
+	} else if strings.Contains(restore, "://") {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errors.New("no such checkpoint or savepoint directory (give latest, or the path of a chk-N or savepoint directory; sluice checkpoints LOCATION lists them)")
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return errors.New("not a directory: give the path of a chk-N or savepoint directory")
+	}
+	return nil
 }

@@ -105,7 +105,7 @@ func (w *writer[T]) resume(ip inProgressFile) error {
 	f, err := os.OpenFile(temp, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, ferr := os.Lstat(final); ferr == nil {
-			return fmt.Errorf("file sink: in-progress part file %s of the restored checkpoint was already committed as %s by a later checkpoint; restoring a checkpoint older than the latest completed one would write its records again", temp, final)
+			return fmt.Errorf("file sink: in-progress part file %s of the restored checkpoint was already committed as %s by a later checkpoint: %w; restoring a checkpoint older than the latest completed one would write its records again", temp, final, connector.ErrOutputAhead)
 		}
 		return fmt.Errorf("file sink: in-progress part file %s of the restored checkpoint is gone: %w", temp, connector.ErrDataLoss)
 	}

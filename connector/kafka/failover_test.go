@@ -112,7 +112,7 @@ func TestExactlyOnceFailover(t *testing.T) {
 			snk := mustSink(t, StringSerializer(out), Brokers(addr), ExactlyOnce(out), ExpectCheckpoints(20*time.Millisecond, 0))
 			events := make(chan runtime.JobEvent, 10000)
 			env := stream.New("failover", stream.WithParallelism(p), stream.WithLogger(quietLogger()), stream.WithEvents(events),
-				stream.WithCheckpointing(20*time.Millisecond, ""), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)),
+				stream.WithCheckpointing(20*time.Millisecond, ""), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1),
 				stream.WithBatchSize(64))
 			countJob(env, src, snk, keys, f.Check)
 			sluicetest.Run(t, env)

@@ -95,7 +95,7 @@ func TestSinkAtLeastOnce(t *testing.T) {
 		return []byte(strconv.FormatInt(i%7, 10)), []byte(strconv.FormatInt(i, 10)), []Header{{Key: "h", Value: []byte("x")}}, nil
 	}), Brokers(addr), DefaultTopic("alo"))
 	env := stream.New("alo", stream.WithParallelism(2), stream.WithLogger(quietLogger()),
-		stream.WithCheckpointing(20*time.Millisecond, ""), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)))
+		stream.WithCheckpointing(20*time.Millisecond, ""), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1))
 	src := stream.Generate(env, n, func(i int64) int64 { return i })
 	sluicetest.InjectFailures(src, f).SinkTo("kafka", snk)
 	sluicetest.Run(t, env)
