@@ -23,6 +23,10 @@ import (
 // strategy when the pipeline has none).
 type sourceImpl interface {
 	build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error)
+	// recordType checks the source's schema: (nil when absent; its node
+	// is o's "schema") against what the source knows of its records, and
+	// returns the type of the records it emits (nil: not known).
+	recordType(d *decoder, o *obj, schema *recordType) *recordType
 }
 
 // sinkImpl builds a decoded sink.
@@ -182,9 +186,13 @@ func lineDecoder(format string) func([]byte) (Record, error) {
 
 type generatorSource struct {
 	records []Record
-	count   int64 // < 0 unbounded
+	recNode []*node // the node of each of records
+	count   int64   // < 0 unbounded
 	fields  []field
 	rate    float64
+	// schema, with fields:, is checked on every record generated (the
+	// types of some expressions are known only when they run).
+	schema *recordType
 }
 
 func decodeGenerator(d *decoder, o *obj) sourceImpl {
@@ -205,6 +213,7 @@ func decodeGenerator(d *decoder, o *obj) sourceImpl {
 				continue
 			}
 			g.records = append(g.records, toAny(it).(map[string]any))
+			g.recNode = append(g.recNode, it)
 		}
 		g.count = int64(len(g.records))
 	case fn != nil:
@@ -224,6 +233,49 @@ func decodeGenerator(d *decoder, o *obj) sourceImpl {
 	}
 	g.rate = d.number(o, "rate", 0, 0)
 	return g
+}
+
+// recordType: with records:, each record is checked against the schema
+// now; with fields:, the fields are those expressions, of their types,
+// and a schema must agree with them.
+func (g *generatorSource) recordType(d *decoder, o *obj, schema *recordType) *recordType {
+	if g.records != nil || o.has("records") {
+		for i, rec := range g.records {
+			if schema != nil {
+				if err := schema.check(rec); err != nil {
+					d.fail(g.recNode[i], index(o.at("records"), i), "%v", err)
+				}
+			}
+		}
+		return schema
+	}
+	made := newRecordType("source.fields")
+	for _, f := range g.fields {
+		made.fields = append(made.fields, fieldType{name: f.name, typ: fromCEL(f.e.out)})
+	}
+	if schema == nil {
+		return made
+	}
+	sn := o.get("schema")
+	out := newRecordType("source.schema")
+	for i, f := range schema.fields {
+		t, ok := made.field(f.name)
+		switch {
+		case !ok:
+			d.fail(sn.keyNode[i], sub(o.at("schema"), f.name), "the generator makes no field %s%s; its fields: %s",
+				f.name, suggestField(f.name, made.names()), made)
+		case !f.typ.assignable(t) && t.kind != "any":
+			d.fail(sn.vals[i], sub(o.at("schema"), f.name), "source.fields.%s is of type %s, not %s", f.name, t, f.typ)
+		}
+		out.fields = append(out.fields, f)
+	}
+	for _, f := range made.fields {
+		if _, ok := schema.field(f.name); !ok {
+			out.fields = append(out.fields, f)
+		}
+	}
+	g.schema = schema
+	return out
 }
 
 func (g *generatorSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
@@ -250,7 +302,7 @@ func (g *generatorSource) build(b *builder, src *Source, ws eventtime.Strategy[R
 	if src.Parallelism > 0 {
 		idx = idx.Parallelism(src.Parallelism)
 	}
-	fields := g.fields
+	fields, schema := g.fields, g.schema
 	s := process(b, idx, "Generate("+short(fieldNames(fields))+")", id+"-fields", src.Parallelism,
 		func(ctx *stream.Context, i int64, out stream.Collector[Record]) error {
 			rec := make(Record, len(fields))
@@ -260,6 +312,11 @@ func (g *generatorSource) build(b *builder, src *Source, ws eventtime.Strategy[R
 					return b.fail(ctx, "source.fields."+f.name, Record{"i": i}, err)
 				}
 				rec[f.name] = v
+			}
+			if schema != nil {
+				if err := schema.check(rec); err != nil {
+					return b.fail(ctx, "source.schema", rec, err)
+				}
 			}
 			out.Collect(rec)
 			return nil
@@ -302,6 +359,7 @@ func fromSource[T any](b *builder, src *Source, s stream.Stream[T]) stream.Strea
 type fileSource struct {
 	path      string
 	format    string
+	schema    *recordType // format: json: checked on every record
 	csv       *csvSpec
 	monitor   time.Duration
 	recursive bool
@@ -321,8 +379,38 @@ func decodeFileSource(d *decoder, o *obj) sourceImpl {
 	return s
 }
 
+func (f *fileSource) recordType(d *decoder, o *obj, schema *recordType) *recordType {
+	if f.format == "csv" {
+		if schema != nil {
+			d.fail(o.keyNode("schema"), o.at("schema"), "a csv source's fields are its csv columns, of the types in csv.types; declare the types there")
+			return nil
+		}
+		if f.csv == nil {
+			return nil
+		}
+		return f.csv.recordType(o.at("csv"))
+	}
+	f.schema = formatRecordType(d, o, f.format, schema)
+	if f.format == "text" {
+		return textRecord
+	}
+	return f.schema
+}
+
+// formatRecordType is the type of the records of a source of JSON or text
+// lines (format: json or text) with the schema given.
+func formatRecordType(d *decoder, o *obj, format string, schema *recordType) *recordType {
+	if format == "text" {
+		if schema != nil {
+			d.fail(o.keyNode("schema"), o.at("schema"), "format: text makes records with one field, line: string; drop schema:")
+		}
+		return textRecord
+	}
+	return schema
+}
+
 func (f *fileSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
-	var format file.Format[Record] = file.LineFormat(lineDecoderSkipBlank(f.format))
+	var format file.Format[Record] = file.LineFormat(checkedDecoder(lineDecoderSkipBlank(f.format), f.schema))
 	if f.csv != nil {
 		format = newCSVFormat(f.csv)
 	}
@@ -384,10 +472,10 @@ func decodeFileSink(d *decoder, o *obj) sinkImpl {
 		if !o.has("bucket_field") {
 			d.fail(o.node(), o.at("bucket_field"), "missing; buckets: field needs bucket_field: (a field name or CEL expression)")
 		} else {
-			s.bucketBy = d.expression(o.get("bucket_field"), o.at("bucket_field"), scopeRecord, outAny)
+			s.bucketBy = d.expression(o.get("bucket_field"), o.at("bucket_field"), d.scope(), outAny)
 			if s.bucketBy != nil {
 				if src := keyExprSource(s.bucketBy.src); src != s.bucketBy.src {
-					e, err := compile(src, scopeRecord, outAny)
+					e, err := compile(src, d.scope(), outAny)
 					if err == nil {
 						s.bucketBy = e
 					}
@@ -437,9 +525,17 @@ func (f *fileSink) build(b *builder, in stream.Stream[Record], _ *Sink) (stream.
 // ---- socket ----
 
 type socketSource struct {
-	addr string
-	fmt  string
-	opts socket.SourceOptions
+	addr   string
+	fmt    string
+	opts   socket.SourceOptions
+	schema *recordType // format: json: checked on every record
+}
+
+func (s *socketSource) recordType(d *decoder, o *obj, schema *recordType) *recordType {
+	if s.fmt == "json" {
+		s.schema = schema
+	}
+	return formatRecordType(d, o, s.fmt, schema)
 }
 
 func decodeSocketSource(d *decoder, o *obj) sourceImpl {
@@ -453,7 +549,7 @@ func decodeSocketSource(d *decoder, o *obj) sourceImpl {
 
 func (s *socketSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
 	lines := fromSource(b, src, stream.FromSource(b.env, src.Name, socket.NewSource(s.addr, s.opts), eventtime.NoWatermarks[string]()))
-	dec := lineDecoder(s.fmt)
+	dec := checkedDecoder(lineDecoder(s.fmt), s.schema)
 	id := src.UID
 	if id == "" {
 		id = "source"

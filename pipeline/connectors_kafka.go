@@ -23,9 +23,17 @@ func init() {
 // ---- kafka ----
 
 type kafkaSource struct {
-	opts []kafka.SourceOption
-	fmt  string
-	sec  kafkaSecurity
+	opts   []kafka.SourceOption
+	fmt    string
+	sec    kafkaSecurity
+	schema *recordType // format: json: checked on every record
+}
+
+func (k *kafkaSource) recordType(d *decoder, o *obj, schema *recordType) *recordType {
+	if k.fmt == "json" {
+		k.schema = schema
+	}
+	return formatRecordType(d, o, k.fmt, schema)
 }
 
 // brokerList decodes brokers: a comma-separated string or a list.
@@ -110,7 +118,7 @@ func decodeKafkaSource(d *decoder, o *obj) sourceImpl {
 }
 
 func (k *kafkaSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
-	dec := lineDecoder(k.fmt)
+	dec := checkedDecoder(lineDecoder(k.fmt), k.schema)
 	opts := append(slices.Clone(k.opts), kafka.SourceName(src.Name))
 	if sec, _ := k.sec.clientOptions(b.log, "kafka source "+src.Name); len(sec) > 0 {
 		opts = append(opts, kafka.ClientOptions(sec...))
@@ -141,7 +149,7 @@ func decodeKafkaSink(d *decoder, o *obj) sinkImpl {
 	if o.has("key") {
 		n := o.get("key")
 		if s, ok := d.scalar(n, o.at("key"), "a field name or CEL expression"); ok {
-			e, err := compile(keyExprSource(strings.TrimSpace(s)), scopeRecord, outAny)
+			e, err := compile(keyExprSource(strings.TrimSpace(s)), d.scope(), outAny)
 			if err != nil {
 				d.fail(n, o.at("key"), "bad CEL expression %q: %v", short(s), err)
 			}

@@ -119,6 +119,20 @@ func (d *decoder) decodeCSV(o *obj, format string, source bool) *csvSpec {
 	return spec
 }
 
+// recordType is the type of the records of a CSV source: its columns, of
+// their types; empty fields of columns that are not strings are null.
+func (spec *csvSpec) recordType(origin string) *recordType {
+	rt := newRecordType(origin)
+	for _, c := range spec.columns {
+		t := valueType{kind: c.typ, null: c.typ != "string"}
+		if c.typ == "float" {
+			t.kind = "double"
+		}
+		rt.fields = append(rt.fields, fieldType{name: c.name, typ: t})
+	}
+	return rt
+}
+
 // csvDelimiter decodes a one-character delimiter.
 func (d *decoder) csvDelimiter(o *obj, key string, def rune) rune {
 	n := o.get(key)

@@ -13,7 +13,13 @@ import (
 type decoder struct {
 	file string
 	errs *errs
+	// rec is the type of the records that the expressions being decoded
+	// are over (nil: their fields are not known).
+	rec *recordType
 }
+
+// scope is the scope of an expression over the records being decoded.
+func (d *decoder) scope() scope { return recordScope(d.rec) }
 
 func (d *decoder) fail(n *node, path, format string, args ...any) {
 	d.errs.add(d.file, n, path, format, args...)

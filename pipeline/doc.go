@@ -11,14 +11,18 @@
 // JSON-like maps whose integers stay int64.
 //
 // Every mistake in a file is reported with the file, line and key and
-// what is allowed there (see [Error]); Load reports all of them at once.
-// CEL expressions are compiled at load time, so a syntax or type error
-// never waits for the first record.
+// what is allowed there (see [Error]); Load reports all of them at once,
+// in the order of the file. CEL expressions are compiled at load time, so
+// a syntax error never waits for the first record; they are type-checked
+// against the fields of the records where those are known: a source's
+// schema:, CSV columns, a generator's fields, the output of a map,
+// aggregate or window step (schema.go). Where they are not, fields are
+// dyn and their types are checked record by record.
 //
 // The YAML text is parsed with goccy/go-yaml into its AST, converted into
 // a small tree that keeps positions (node.go), with ${VAR} and
 // ${VAR:-default} interpolated in every scalar, then decoded by hand
 // (decode.go, spec.go, stepspec.go, sections.go, connectors.go, csv.go,
-// kafka_security.go). Records that cross a network edge keep their types
-// in the in-flight state of unaligned checkpoints (wire.go).
+// kafka_security.go, schema.go). Records that cross a network edge keep
+// their types in the in-flight state of unaligned checkpoints (wire.go).
 package pipeline

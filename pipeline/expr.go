@@ -19,20 +19,30 @@ import (
 )
 
 // Expressions are CEL (https://cel.dev). Over a record, the whole record is
-// the variable `record` (a map from string to dyn) and every top-level
-// field is also a variable of its own, so `amount > 10` and
-// `record.amount > 10` mean the same. A field that a record lacks is an
-// evaluation error for that record (it goes to the dead-letter output, or
-// fails the job); test with has(record.f) or write record.?f.orValue(x).
-// The generator's field expressions see only `i`, the record's index.
+// the variable `record` and every top-level field is also a variable of
+// its own, so `amount > 10` and `record.amount > 10` mean the same. Where
+// the fields of the records are known (schema.go), `record` is of type
+// Record with those fields and each field variable has its type, so a
+// field that is not there or a type that does not fit is a mistake of the
+// file; elsewhere `record` is a map from string to dyn and every field is
+// dyn. A field that a record lacks is an evaluation error for that record
+// (it goes to the dead-letter output, or fails the job); test with
+// has(record.f) or write record.?f.orValue(x). The generator's field
+// expressions see only `i`, the record's index.
 
-// scope says which variables an expression sees.
-type scope uint8
+// scope says which variables an expression sees: i (the generator's
+// fields), or a record whose fields are rec (nil: not known).
+type scope struct {
+	index bool
+	rec   *recordType
+}
 
-const (
-	scopeRecord scope = iota // record and its top-level fields
-	scopeIndex               // i (generator)
-)
+// scopeIndex is the scope of the generator's field expressions.
+var scopeIndex = scope{index: true}
+
+// recordScope is the scope of an expression over records of type rt
+// (nil: fields not known).
+func recordScope(rt *recordType) scope { return scope{rec: rt} }
 
 // reservedIdents are identifiers CEL itself resolves: they are never taken
 // as record fields.
@@ -45,10 +55,18 @@ var reservedIdents = map[string]bool{
 
 var (
 	envOnce   sync.Once
+	baseEnv   *cel.Env
 	recordEnv *cel.Env
 	indexEnv  *cel.Env
 	envErr    error
 )
+
+// celBaseEnv returns the environment every expression starts from: the
+// options and extensions, and no variables.
+func celBaseEnv() (*cel.Env, error) {
+	_, _, err := celEnvs()
+	return baseEnv, err
+}
 
 func celEnvs() (rec, idx *cel.Env, err error) {
 	envOnce.Do(func() {
@@ -62,11 +80,13 @@ func celEnvs() (rec, idx *cel.Env, err error) {
 			cel.ExpressionNodeLimit(10_000),
 			cel.ParserExpressionSizeLimit(100_000),
 		}
-		recordEnv, envErr = cel.NewEnv(append(common, cel.Variable("record", cel.MapType(cel.StringType, cel.DynType)))...)
-		if envErr != nil {
+		if baseEnv, envErr = cel.NewEnv(common...); envErr != nil {
 			return
 		}
-		indexEnv, envErr = cel.NewEnv(append(common, cel.Variable("i", cel.IntType))...)
+		if recordEnv, envErr = baseEnv.Extend(cel.Variable("record", cel.MapType(cel.StringType, cel.DynType))); envErr != nil {
+			return
+		}
+		indexEnv, envErr = baseEnv.Extend(cel.Variable("i", cel.IntType))
 	})
 	return recordEnv, indexEnv, envErr
 }
@@ -77,6 +97,9 @@ type expr struct {
 	prg  cel.Program
 	out  *cel.Type
 	free []string // record fields it names as top-level variables
+	// maybe are those of free that a record may lack (declared with ?):
+	// absent, they are null.
+	maybe map[string]bool
 }
 
 // outKind is what an expression must evaluate to.
@@ -113,14 +136,21 @@ func compile(src string, sc scope, want outKind) (*expr, error) {
 	}
 	env := idxEnv
 	var free []string
-	if sc == scopeRecord {
+	if !sc.index {
 		parsed, iss := recEnv.Parse(src)
 		if iss.Err() != nil {
 			return nil, celError(iss)
 		}
 		free = freeIdents(parsed)
 		env = recEnv
-		if len(free) > 0 {
+		if sc.rec != nil {
+			if err := checkFields(parsed, free, sc.rec); err != nil {
+				return nil, err
+			}
+			if env, err = sc.rec.celEnv(); err != nil {
+				return nil, fmt.Errorf("CEL environment: %w", err)
+			}
+		} else if len(free) > 0 {
 			opts := make([]cel.EnvOption, len(free))
 			for i, f := range free {
 				opts[i] = cel.Variable(f, cel.DynType)
@@ -142,7 +172,18 @@ func compile(src string, sc scope, want outKind) (*expr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CEL program: %w", err)
 	}
-	return &expr{src: src, prg: prg, out: out, free: free}, nil
+	e := &expr{src: src, prg: prg, out: out}
+	for _, f := range free {
+		if t, ok := sc.rec.field(f); ok && t.optional {
+			if e.maybe == nil {
+				e.maybe = map[string]bool{}
+			}
+			e.maybe[f] = true
+		} else {
+			e.free = append(e.free, f)
+		}
+	}
+	return e, nil
 }
 
 func fits(t *cel.Type, want outKind) bool {
@@ -216,14 +257,21 @@ func freeIdents(a *cel.Ast) []string {
 	return out
 }
 
-// recordVars is the activation of an expression over a record.
-type recordVars struct{ rec map[string]any }
+// recordVars is the activation of an expression over a record; the
+// fields in maybe are null where the record lacks them.
+type recordVars struct {
+	rec   map[string]any
+	maybe map[string]bool
+}
 
 func (a *recordVars) ResolveName(name string) (any, bool) {
 	if name == "record" {
 		return a.rec, true
 	}
 	v, ok := a.rec[name]
+	if !ok && a.maybe[name] {
+		return nil, true
+	}
 	return v, ok
 }
 
@@ -248,7 +296,7 @@ func (e *expr) eval(rec map[string]any) (any, error) {
 			return nil, fmt.Errorf("%s: the record has no field %q (test with has(record.%s))", e.src, f, f)
 		}
 	}
-	v, _, err := e.prg.Eval(&recordVars{rec: rec})
+	v, _, err := e.prg.Eval(&recordVars{rec: rec, maybe: e.maybe})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.src, err)
 	}

@@ -270,6 +270,7 @@ func TestAnchorsAndMerge(t *testing.T) {
   count: 2
   fields: &f
     a: i
+    i: i
 sink: {type: stdout}
 steps:
   - map:
@@ -280,7 +281,7 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fieldNames(p.Steps[0].fields); got != "a, b" {
+	if got := fieldNames(p.Steps[0].fields); got != "a, i, b" {
 		t.Errorf("merged map fields: %q", got)
 	}
 	if _, err := Parse("p.yaml", []byte("a: *nope\n")); err == nil || !strings.Contains(err.Error(), "p.yaml:1") {

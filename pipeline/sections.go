@@ -41,8 +41,18 @@ func (d *decoder) decodeSource(n *node, path string) *Source {
 	s.Name = d.str(o, "name", typ)
 	s.UID = d.str(o, "uid", "")
 	s.Parallelism = int(d.integer(o, "parallelism", 0, 1, state.MaxMaxParallelism))
+	// The type of the records is known only when the schema and the
+	// source's options have no mistake (no mistakes that would follow
+	// from those); mistakes recordType finds (a record that does not fit
+	// the schema) leave it known.
+	before := d.errs.count()
+	schema := d.decodeSchema(o.get("schema"), o.at("schema"))
 	s.impl = st.decode(d, o)
+	if s.impl != nil && d.errs.count() == before {
+		s.rec = s.impl.recordType(d, o, schema)
+	}
 	if en := o.get("event_time"); en != nil {
+		d.rec = s.rec
 		s.EventTime = d.decodeEventTime(en, o.at("event_time"))
 	}
 	// A source with mistakes is still returned (without impl when its
@@ -67,14 +77,14 @@ func (d *decoder) decodeEventTime(n *node, path string) *EventTime {
 			d.fail(o.get("field"), o.at("field"), "%q is not a field name; use expression: for a CEL expression", et.Field)
 			break
 		}
-		e, err := compile("record."+et.Field, scopeRecord, outTime)
+		e, err := compile("record."+et.Field, d.scope(), outTime)
 		if err != nil {
 			d.fail(o.get("field"), o.at("field"), "%v", err)
 			break
 		}
 		et.expr = e
 	case et.Expression != "":
-		et.expr = d.expression(o.get("expression"), o.at("expression"), scopeRecord, outTime)
+		et.expr = d.expression(o.get("expression"), o.at("expression"), d.scope(), outTime)
 	default:
 		d.fail(n, path, "give field: (a field holding unix milliseconds or an RFC 3339 time) or expression: (CEL)")
 	}

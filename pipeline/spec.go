@@ -86,6 +86,8 @@ type Source struct {
 	EventTime *EventTime
 	impl      sourceImpl
 	n         *node
+	// rec is the type of the records the source emits (nil: not known).
+	rec *recordType
 }
 
 // EventTime is a source's `event_time:` section.
@@ -169,7 +171,7 @@ var (
 		"dead_letter", "checkpoints", "restart"}
 	stepKinds     = []string{"filter", "map", "key_by", "aggregate", "window", "dedupe"}
 	stepCommon    = []string{"name", "uid", "parallelism"}
-	sourceCommon  = []string{"type", "name", "uid", "parallelism", "event_time"}
+	sourceCommon  = []string{"type", "name", "uid", "parallelism", "event_time", "schema"}
 	sinkCommon    = []string{"type", "name", "uid", "parallelism"}
 	identRE       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	keyedStepKind = map[string]bool{"aggregate": true, "window": true, "dedupe": true}
@@ -196,7 +198,11 @@ func (d *decoder) decodePipeline(root *node, p *Pipeline) {
 	} else {
 		d.fail(root, "source", "missing; every pipeline reads from one source, e.g. source: {type: generator, count: 10, fields: {n: i}}; types: %s", strings.Join(sourceTypeNames(), ", "))
 	}
-	p.Steps = d.decodeSteps(top.get("steps"), "steps", p.Source)
+	var rec *recordType
+	if p.Source != nil {
+		rec = p.Source.rec
+	}
+	p.Steps, rec = d.decodeSteps(top.get("steps"), "steps", p.Source, rec)
 	keyedAtEnd := len(p.Steps) > 0 && p.Steps[len(p.Steps)-1].Kind == "key_by"
 	if n := top.get("branches"); n != nil {
 		if top.has("sink") {
@@ -211,7 +217,7 @@ func (d *decoder) decodePipeline(root *node, p *Pipeline) {
 		}
 		names := map[string]bool{}
 		for i, it := range items {
-			b := d.decodeBranch(it, index("branches", i), p.Source)
+			b := d.decodeBranch(it, index("branches", i), p.Source, rec)
 			if b != nil {
 				if names[b.Name] {
 					d.fail(it, index("branches", i)+".name", "%q is used by another branch; branch names must be unique", b.Name)
@@ -226,12 +232,14 @@ func (d *decoder) decodePipeline(root *node, p *Pipeline) {
 			d.fail(last.n, last.Path, "key_by must be followed by aggregate, window or dedupe")
 		}
 		if n := top.get("sink"); n != nil {
+			d.rec = rec
 			p.Sink = d.decodeSink(n, "sink")
 		} else {
 			d.fail(root, "sink", "missing; every pipeline writes to a sink, e.g. sink: {type: stdout}; types: %s", strings.Join(sinkTypeNames(), ", "))
 		}
 	}
 	if n := top.get("dead_letter"); n != nil {
+		d.rec = deadLetterRecord
 		p.DeadLetter = d.decodeSink(n, "dead_letter")
 		if p.DeadLetter != nil && n.get("name") == nil {
 			p.DeadLetter.Name = p.DeadLetter.Type + " (dead letters)"
@@ -256,19 +264,21 @@ func (p *Pipeline) allSteps() []*Step {
 	return out
 }
 
-func (d *decoder) decodeBranch(n *node, path string, src *Source) *Branch {
+// decodeBranch decodes a branch reading records of type rec.
+func (d *decoder) decodeBranch(n *node, path string, src *Source, rec *recordType) *Branch {
 	o := d.object(n, path, "name", "steps", "sink")
 	if o == nil {
 		return nil
 	}
 	b := &Branch{path: path}
 	b.Name = d.str(o, "name", strings.ReplaceAll(strings.ReplaceAll(path, "[", "-"), "]", ""))
-	b.Steps = d.decodeSteps(o.get("steps"), o.at("steps"), src)
+	b.Steps, rec = d.decodeSteps(o.get("steps"), o.at("steps"), src, rec)
 	if len(b.Steps) > 0 && b.Steps[len(b.Steps)-1].Kind == "key_by" {
 		last := b.Steps[len(b.Steps)-1]
 		d.fail(last.n, last.Path, "key_by must be followed by aggregate, window or dedupe")
 	}
 	if sn := o.get("sink"); sn != nil {
+		d.rec = rec
 		b.Sink = d.decodeSink(sn, o.at("sink"))
 		if b.Sink != nil && sn.get("name") == nil {
 			b.Sink.Name = b.Sink.Type + " (" + b.Name + ")"
@@ -279,19 +289,23 @@ func (d *decoder) decodeBranch(n *node, path string, src *Source) *Branch {
 	return b
 }
 
-func (d *decoder) decodeSteps(n *node, path string, src *Source) []*Step {
+// decodeSteps decodes the steps at path, which read records of type rec,
+// and returns them and the type of the records they emit.
+func (d *decoder) decodeSteps(n *node, path string, src *Source, rec *recordType) ([]*Step, *recordType) {
 	var out []*Step
 	var prev *Step
 	var key []field
+	keyKnown := false
 	for i, it := range d.list(n, path) {
-		st := d.decodeStep(it, index(path, i), src)
+		st := d.decodeStep(it, index(path, i), src, rec)
 		if st == nil {
 			// Not even its kind is known: no check about its neighbours.
 			st = &Step{Path: index(path, i), n: it, bad: true}
 		}
 		if st.Kind == "key_by" {
-			key = st.key
+			key, keyKnown = st.key, !st.bad
 		}
+		rec = st.output(rec, key, keyKnown)
 		if st.Kind == "aggregate" || st.Kind == "window" {
 			d.checkOutputs(st, key)
 		}
@@ -311,5 +325,5 @@ func (d *decoder) decodeSteps(n *node, path string, src *Source) []*Step {
 		out = append(out, st)
 		prev = st
 	}
-	return out
+	return out, rec
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/sluicehq/sluice/state"
 )
 
-func (d *decoder) decodeStep(n *node, path string, src *Source) *Step {
+// decodeStep decodes the step at path, which reads records of type rec.
+func (d *decoder) decodeStep(n *node, path string, src *Source, rec *recordType) *Step {
+	d.rec = rec
 	if n.kind != kindMap {
 		d.fail(n, path, "expected a step (a mapping with one of: %s), got %s", strings.Join(stepKinds, ", "), describe(n))
 		return nil
@@ -47,7 +49,7 @@ func (d *decoder) decodeStep(n *node, path string, src *Source) *Step {
 	bp := sub(path, st.Kind)
 	switch st.Kind {
 	case "filter":
-		st.filter = d.expression(body, bp, scopeRecord, outBool)
+		st.filter = d.expression(body, bp, d.scope(), outBool)
 	case "map":
 		st.fields = d.fieldMap(body, bp, "map builds a new record from CEL expressions, e.g. map: {user: record.user, cents: int(record.amount * 100.0)}")
 	case "key_by":
@@ -144,7 +146,7 @@ func (d *decoder) fieldMap(n *node, path, hint string) []field {
 	}
 	var out []field
 	for i, k := range n.keys {
-		if e := d.expression(n.vals[i], sub(path, k), scopeRecord, outAny); e != nil {
+		if e := d.expression(n.vals[i], sub(path, k), d.scope(), outAny); e != nil {
 			out = append(out, field{name: k, e: e})
 		}
 	}
@@ -177,7 +179,7 @@ func (d *decoder) keySpec(n *node, path string) []field {
 				}
 			}
 		}
-		e, err := compile(keyExprSource(s), scopeRecord, outAny)
+		e, err := compile(keyExprSource(s), d.scope(), outAny)
 		if err != nil {
 			d.fail(it, p, "bad CEL expression %q: %v", short(s), err)
 			return
@@ -269,7 +271,7 @@ func (d *decoder) aggregates(n *node, path string) []aggSpec {
 			if fn == "sum" || fn == "avg" {
 				want = outNumber
 			}
-			e, err := compile(keyExprSource(arg), scopeRecord, want)
+			e, err := compile(keyExprSource(arg), d.scope(), want)
 			if err != nil {
 				d.fail(n.vals[i], p, "bad CEL expression %q: %v", short(arg), err)
 				continue
@@ -388,6 +390,67 @@ func (d *decoder) dedupeSpec(n *node, path string) *dedupeSpec {
 	s.eventTime = tm == "event"
 	s.timeUnknown = d.bad(tmn)
 	return s
+}
+
+// output returns the type of the records the step emits, given the type
+// of those it reads (in) and the key of the key_by before it (keyKnown:
+// that step had no mistake). filter, key_by and dedupe pass their records
+// on, whatever their mistakes; other steps with mistakes emit records of
+// unknown type, so that nothing is reported that only follows from them.
+func (st *Step) output(in *recordType, key []field, keyKnown bool) *recordType {
+	switch {
+	case st.Kind == "filter" || st.Kind == "key_by" || st.Kind == "dedupe":
+		return in
+	case st.bad:
+		return nil
+	}
+	switch st.Kind {
+	case "map":
+		rt := newRecordType(st.Path + ".map")
+		for _, f := range st.fields {
+			rt.fields = append(rt.fields, fieldType{name: f.name, typ: fromCEL(f.e.out)})
+		}
+		return rt
+	case "aggregate", "window":
+		if !keyKnown {
+			return nil
+		}
+		rt := newRecordType(st.Path + "." + st.Kind)
+		for _, k := range key {
+			rt.fields = append(rt.fields, fieldType{name: k.name, typ: fromCEL(k.e.out)})
+		}
+		if w := st.window; w != nil {
+			t := valueType{kind: "string"}
+			if w.millis {
+				t.kind = "int"
+			}
+			rt.fields = append(rt.fields, fieldType{name: w.startField, typ: t}, fieldType{name: w.endField, typ: t})
+		}
+		for _, a := range st.aggs {
+			rt.fields = append(rt.fields, fieldType{name: a.out, typ: a.resultType()})
+		}
+		return rt
+	}
+	return nil
+}
+
+// resultType is the type of the aggregate's values: count an int, avg a
+// double, sum a double over doubles and otherwise an int or, once it
+// overflows, a double (any), min, max, first and last that of their
+// argument.
+func (a aggSpec) resultType() valueType {
+	switch a.fn {
+	case "count":
+		return valueType{kind: "int"}
+	case "avg":
+		return valueType{kind: "double"}
+	case "sum":
+		if t := fromCEL(a.arg.out); t.kind == "double" && !t.null {
+			return t
+		}
+		return valueType{kind: "any", null: true}
+	}
+	return fromCEL(a.arg.out)
 }
 
 // checkOutputs reports aggregate outputs that collide with key fields.
