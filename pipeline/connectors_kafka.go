@@ -44,6 +44,7 @@ func brokerList(d *decoder, o *obj) []string {
 		return nil
 	}
 	var out []string
+	before := d.errs.count()
 	for _, s := range d.stringList(n, o.at("brokers")) {
 		for b := range strings.SplitSeq(s, ",") {
 			if b = strings.TrimSpace(b); b != "" {
@@ -51,7 +52,7 @@ func brokerList(d *decoder, o *obj) []string {
 			}
 		}
 	}
-	if len(out) == 0 {
+	if len(out) == 0 && d.errs.count() == before {
 		d.fail(n, o.at("brokers"), "no broker given; e.g. brokers: localhost:9092")
 	}
 	return out

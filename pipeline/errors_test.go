@@ -72,6 +72,8 @@ func TestOneErrorPerMistake(t *testing.T) {
 			nil, []string{"p.yaml:5: sink.type: environment variable SINK is not set; set it, or give a default: ${SINK:-value}"}},
 		{"two unset variables in one value", genSource + "sink: {type: file, path: '${A}/${B}'}\n",
 			nil, []string{"p.yaml:5: sink.path: environment variable A is not set; set it, or give a default: ${A:-value}"}},
+		{"broker not a string", "source: {type: kafka, topic: t, brokers: [{host: b}]}\nsink: {type: stdout}\n",
+			nil, []string{"p.yaml:1: source.brokers[0]: expected a string, got a mapping"}},
 		{"steps not a list", genSource + "steps: {filter: n > 1}\nsink: {type: stdout}\n",
 			nil, []string{"p.yaml:5: steps: expected a list (lines starting with -), got a mapping"}},
 	}
