@@ -288,6 +288,9 @@ func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {
 // NewWriter returns the writer of one sink subtask: transactional when
 // the sink is exactly-once and the job takes checkpoints.
 func (s *Sink[T]) NewWriter(ctx connector.WriterContext, restored [][]byte) (connector.Writer[T], error) {
+	if err := checkTopic(&s.cfg, s.cfg.topic, ctx.Logger()); err != nil {
+		return nil, err
+	}
 	if s.cfg.exactlyOnce {
 		if ctx.Checkpointing() {
 			return newTxWriter(&s.cfg, s.ser, ctx, restored)

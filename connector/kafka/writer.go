@@ -26,7 +26,7 @@ func (p *produceErr) promise(r *kgo.Record, err error) {
 	}
 	p.mu.Lock()
 	if p.err == nil {
-		p.err = fmt.Errorf("kafka sink: produce to %s: %w", r.Topic, err)
+		p.err = fmt.Errorf("kafka sink: produce to %s: %w", r.Topic, classify(err))
 	}
 	p.mu.Unlock()
 }
