@@ -52,20 +52,11 @@ func TestRecoveryExactlyOnceInProcess(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(p), 7))
 			f := sluicetest.RandomFailer(rng, 5, n)
 			sink := sluicetest.NewTxSink[string]()
-			events := make(chan runtime.JobEvent, 1000)
-			var restores atomic.Int64
-			go func() {
-				for ev := range events {
-					if ev.Kind == "restored" {
-						restores.Add(1)
-					}
-				}
-			}()
-			defer close(events)
+			events, counts := countEvents()
 			env := stream.New("recovery", stream.WithParallelism(p), stream.WithEvents(events),
 				stream.WithCheckpointing(10*time.Millisecond, ""),
-				stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)),
-				stream.WithBatchSize(64))
+				stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1),
+				stream.WithBatchSize(64), stream.WithLogger(quietLogger()))
 			keyedCountJob(env, n, keys, f, sink)
 			sluicetest.Run(t, env)
 			got := sink.Values()
@@ -74,7 +65,15 @@ func TestRecoveryExactlyOnceInProcess(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("after %d failures: got %d outputs, want %d (first diff at %d)", f.Failures(), len(got), len(want), firstDiff(got, want))
 			}
-			t.Logf("%d injected failures, %d commits, %d restores", f.Failures(), sink.Commits(), restores.Load())
+			// Every failure point is at most n, so the job passed all of
+			// them. Failures of two subtasks of one attempt make one
+			// restart; a restart restores a checkpoint when one completed.
+			ev := counts()
+			if f.Failures() != 5 || ev["restarting"] < 1 || ev["restarting"] > 5 || ev["restored"] > ev["restarting"] ||
+				ev["checkpoint-completed"] < 1 || sink.Commits() < 1 {
+				t.Errorf("%d injected failures (want 5), %d restarts (want 1 to 5), %d restores (want at most the restarts), %d checkpoints and %d commits (want some)",
+					f.Failures(), ev["restarting"], ev["restored"], ev["checkpoint-completed"], sink.Commits())
+			}
 		})
 	}
 }
@@ -120,7 +119,7 @@ func TestRecoveryIncremental(t *testing.T) {
 			f := sluicetest.RandomFailer(rng, 4, n/2).Pause(100, time.Millisecond)
 			events, wait := watch()
 			env := stream.New("incremental", stream.WithParallelism(tc.p), stream.WithEvents(events), stream.WithLogger(quietLogger()),
-				stream.WithCheckpointConfig(cfg), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithBatchSize(64))
+				stream.WithCheckpointConfig(cfg), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1), stream.WithBatchSize(64))
 			keyedCountJob(env, n, keys, f, sink)
 			ctx, cancel := contextWithTimeout(t, time.Minute)
 			job, err := env.Start(ctx)
@@ -137,7 +136,7 @@ func TestRecoveryIncremental(t *testing.T) {
 			f2 := sluicetest.RandomFailer(rand.New(rand.NewPCG(9, uint64(tc.p2))), 3, n).Pause(100, time.Millisecond)
 			events, wait = watch()
 			env2 := stream.New("incremental", stream.WithParallelism(tc.p2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
-				stream.WithCheckpointConfig(cfg), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithBatchSize(64),
+				stream.WithCheckpointConfig(cfg), stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1), stream.WithBatchSize(64),
 				stream.WithRestore("latest"))
 			keyedCountJob(env2, n, keys, f2, sink)
 			sluicetest.Run(t, env2)
@@ -147,9 +146,16 @@ func TestRecoveryIncremental(t *testing.T) {
 			if want := expectedCounts(n, keys); !slices.Equal(got, want) {
 				t.Fatalf("after %d+%d failures: got %d outputs, want %d (first diff at %d)", f.Failures(), f2.Failures(), len(got), len(want), firstDiff(got, want))
 			}
-			t.Logf("%d+%d failures, %d checkpoints with %d delta files, restores read %d delta files", f.Failures(), f2.Failures(), completed.Load(), deltas.Load(), restoredDeltas.Load())
-			if restoredDeltas.Load() == 0 {
-				t.Error("no restore read a delta")
+			// The first run saw more than n/2 records, so it passed all four
+			// failure points (drawn from the first n/2).
+			if f.Failures() != 4 {
+				t.Errorf("%d injected failures in the first run, want 4", f.Failures())
+			}
+			if f2.Failures() > 3 {
+				t.Errorf("%d injected failures in the second run, want at most 3", f2.Failures())
+			}
+			if restoredDeltas.Load() == 0 || deltas.Load() == 0 || completed.Load() == 0 {
+				t.Errorf("%d checkpoints with %d delta files, restores read %d delta files: want some of each", completed.Load(), deltas.Load(), restoredDeltas.Load())
 			}
 		})
 	}

@@ -159,7 +159,7 @@ func TestUnalignedRecovery(t *testing.T) {
 				}
 				env := stream.New("unaligned", stream.WithParallelism(2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
 					stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Unaligned: true, AlignedTimeout: tc.timeout}),
-					stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)),
+					stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1),
 					stream.WithBatchSize(64), stream.WithHooks(hooks))
 				twoSpeedJob(env, nFast, nSlow, keys, f, sink)
 				sluicetest.Run(t, env)

@@ -17,7 +17,6 @@ import (
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/collection"
 	"github.com/sluicehq/sluice/eventtime"
-	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/restart"
 	"github.com/sluicehq/sluice/sluicetest"
 	"github.com/sluicehq/sluice/stream"
@@ -822,22 +821,18 @@ func TestWindowRecovery(t *testing.T) {
 			for range 3 {
 				failAt[n/3+rng.Int64N(n)] = true // counted over all attempts
 			}
-			var mu sync.Mutex
-			events := make(chan runtime.JobEvent, 1000)
-			var restores atomic.Int64
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for ev := range events {
-					if ev.Kind == "restored" {
-						restores.Add(1)
-					}
+			reached := 0 // failure points at most n: every run passes them
+			for k := range failAt {
+				if k <= n {
+					reached++
 				}
-			}()
+			}
+			var mu sync.Mutex
+			events, counts := countEvents()
 			env := stream.New("window-recovery", stream.WithParallelism(2), stream.WithEvents(events),
 				stream.WithCheckpointing(10*time.Millisecond, ""),
 				stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithBatchSize(64),
-				stream.WithLogger(slog.New(slog.DiscardHandler)))
+				stream.WithLogger(slog.New(slog.DiscardHandler)), stream.WithMaxRepeatedFailures(-1))
 			src := collection.Generate(n, func(i int64) winEv { return evs[i] }).WithTimestamps(func(i int64) int64 { return evs[i].TS })
 			in := stream.FromSource(env, "events", src, eventtime.BoundedOutOfOrderness[winEv](jitter*time.Millisecond)).UID("src")
 			in = stream.TryMap(in, func(e winEv) (winEv, error) {
@@ -858,11 +853,14 @@ func TestWindowRecovery(t *testing.T) {
 			sink := sluicetest.NewTxSink[winRes]()
 			c.f.build(stream.Window(stream.KeyBy(in, winKey), c.a)).UID("window").SinkTo("out", sink).UID("sink")
 			sluicetest.Run(t, env)
-			close(events)
-			<-done
+			ev := counts()
 			// Window-aware functions: the values carry their windows.
 			winEqual(t, sink.Values(), winReference(evs, c.windows, c.gap), true)
-			t.Logf("%d injected failures, %d restores", fails.Load(), restores.Load())
+			// Failures of two subtasks of one attempt make one restart.
+			if f := fails.Load(); f < int64(reached) || f > 3 || ev["restarting"] < 1 || int64(ev["restarting"]) > f || ev["restored"] > ev["restarting"] {
+				t.Errorf("%d injected failures (want %d to 3), %d restarts (want 1 to the failures), %d restores (want at most the restarts)",
+					f, reached, ev["restarting"], ev["restored"])
+			}
 		})
 	}
 }
