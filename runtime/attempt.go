@@ -653,12 +653,23 @@ func (a *attempt) control(req controlReq) {
 	}
 }
 
-// act executes the coordinator's decisions.
+// act executes the coordinator's decisions, until it has none: executing
+// one may produce more (a trigger that cannot begin declines, which aborts
+// the checkpoint), and nothing else would wake the driver for them.
 func (a *attempt) act() error {
 	if a.coord == nil {
 		return nil
 	}
-	for _, act := range a.coord.Ready() {
+	for acts := a.coord.Ready(); len(acts) > 0; acts = a.coord.Ready() {
+		if err := a.actOn(acts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *attempt) actOn(acts []coordinator.Action) error {
+	for _, act := range acts {
 		switch x := act.(type) {
 		case coordinator.Trigger:
 			a.trigger(x)
@@ -696,14 +707,14 @@ func (a *attempt) trigger(x coordinator.Trigger) {
 	a.j.maxTriggered = max(a.j.maxTriggered, x.ID)
 	p, err := a.j.store.Begin(a.ctx, x.ID, sk)
 	if err != nil {
-		a.coord.Decline(x.ID, coordinator.TaskID{Vertex: -1, Subtask: -1}, fmt.Errorf("begin checkpoint %d: %w", x.ID, err), time.Now())
+		a.coord.Fail(x.ID, fmt.Errorf("begin checkpoint %d: %w", x.ID, err), time.Now())
 		return
 	}
 	r := &checkpointRun{id: x.ID, kind: kind, pending: p, enums: map[string][]byte{}, started: x.Timestamp}
 	for _, e := range a.enums {
 		b, err := e.enum.Snapshot(x.ID)
 		if err != nil {
-			a.coord.Decline(x.ID, coordinator.TaskID{Vertex: -1, Subtask: -1}, fmt.Errorf("snapshot split enumerator of %s: %w", e.name, err), time.Now())
+			a.coord.Fail(x.ID, fmt.Errorf("snapshot split enumerator of %s: %w", e.name, err), time.Now())
 			p.Abort(a.ctx)
 			return
 		}

@@ -105,6 +105,19 @@ func (c *Coordinator) Decline(id int64, t TaskID, reason error, now time.Time) {
 	c.advance()
 }
 
+// Fail reports that the runtime itself could not take checkpoint id, not
+// one of its subtasks: the storage refused to begin it, or a split
+// enumerator could not snapshot. The checkpoint is aborted with reason and,
+// unless it is a savepoint, counts as a failure, as a [Coordinator.Decline]
+// does. Fail for an id that is not pending is ignored.
+func (c *Coordinator) Fail(id int64, reason error, now time.Time) {
+	c.observe(now)
+	if p := c.find(id); p != nil && !c.stopped {
+		c.abort(p, fmt.Errorf("checkpoint %d could not be taken: %w", id, reason), true)
+	}
+	c.advance()
+}
+
 // Stored reports that the runtime finished writing the metadata of
 // checkpoint id after a [Store] action: with err == nil the checkpoint is
 // complete (a [Complete] action follows, then the Aborts of the checkpoints

@@ -75,6 +75,10 @@ func TestScripts(t *testing.T) {
 					td.Fatalf(t, "decline wants one task")
 				}
 				c.Decline(scanID(t, td), tasks[0], reason, scanTime(t, td))
+			case "fail":
+				var s string
+				td.ScanArgs(t, "reason", &s)
+				c.Fail(scanID(t, td), errors.New(s), scanTime(t, td))
 			case "stored":
 				var err error
 				if td.HasArg("err") {

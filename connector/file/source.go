@@ -120,12 +120,15 @@ func hidden(name string) bool { return strings.HasPrefix(name, ".") || strings.H
 // a file), skipping hidden names below root, in path order.
 func listFiles(root string, recursive bool) ([]fileEntry, error) {
 	fi, err := os.Stat(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("file source: %w (%w: the input path does not exist; check the source's path)", err, connector.ErrRejected)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("file source: %w", err)
 	}
 	if !fi.IsDir() {
 		if !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("file source: %s is neither a regular file nor a directory", root)
+			return nil, fmt.Errorf("file source: %s is neither a regular file nor a directory: %w", root, connector.ErrRejected)
 		}
 		return []fileEntry{{path: root, mtime: fi.ModTime().UnixNano()}}, nil
 	}

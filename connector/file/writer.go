@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/sluicehq/sluice/connector"
@@ -215,7 +216,7 @@ func (w *writer[T]) rollByTime(now time.Time) error {
 func (w *writer[T]) openPart(bucket string, now time.Time) (*part[T], error) {
 	dir := w.bucketDir(bucket)
 	if err := w.mkdirs(dir); err != nil {
-		return nil, fmt.Errorf("file sink: create bucket directory: %w", err)
+		return nil, fmt.Errorf("file sink: create bucket directory: %w", unusablePath(err))
 	}
 	if !w.scanned[dir] {
 		if err := w.scanPartNumbers(dir); err != nil {
@@ -235,7 +236,7 @@ func (w *writer[T]) openPart(bucket string, now time.Time) (*part[T], error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("file sink: create part file: %w", err)
+			return nil, fmt.Errorf("file sink: create part file: %w", unusablePath(err))
 		}
 		w.unsynced[dir] = struct{}{}
 		w.track(filepath.Join(dir, temp))
@@ -296,6 +297,16 @@ func (w *writer[T]) mkdirs(dir string) error {
 	}
 	w.unsynced[parent] = struct{}{}
 	return nil
+}
+
+// unusablePath marks err as a rejection (permanent) when the output path
+// cannot hold files however often the job retries: a path through a
+// regular file, a read-only file system, or missing permissions.
+func unusablePath(err error) error {
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EROFS) || errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%w (%w: choose a path where the job may create directories and files, or fix the permissions)", err, connector.ErrRejected)
+	}
+	return err
 }
 
 func randomHex() string {
