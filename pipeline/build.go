@@ -72,6 +72,12 @@ func Build(p *Pipeline, o Overrides) (*stream.Env, error) {
 			Storage: c.Storage, Retain: c.Retain, Incremental: c.Incremental, MaxDeltas: c.MaxDeltas,
 		}))
 	}
+	if p.Restart != nil && p.Restart.MaxRepeatedFailures != 0 {
+		opts = append(opts, stream.WithMaxRepeatedFailures(p.Restart.MaxRepeatedFailures))
+	}
+	if p.Checkpoints.StopTimeout > 0 {
+		opts = append(opts, stream.WithStopTimeout(p.Checkpoints.StopTimeout))
+	}
 	if p.Restart != nil && p.Restart.s != nil {
 		opts = append(opts, stream.WithRestart(p.Restart.s))
 	}

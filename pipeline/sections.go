@@ -133,7 +133,7 @@ func (d *decoder) decodeSink(n *node, path string) *Sink {
 func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	var c Checkpoints
 	o := d.object(n, "checkpoints", "interval", "mode", "storage", "retain", "timeout", "min_pause", "max_concurrent",
-		"tolerable_failures", "unaligned", "aligned_timeout", "incremental", "max_deltas")
+		"tolerable_failures", "unaligned", "aligned_timeout", "incremental", "max_deltas", "stop_timeout")
 	if o == nil {
 		return c
 	}
@@ -164,6 +164,7 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	c.MinPause = d.duration(o, "min_pause", 0, 0)
 	c.MaxConcurrent = int(d.integer(o, "max_concurrent", 0, 1, 1000))
 	c.TolerableFailures = int(d.integer(o, "tolerable_failures", 0, -1, math.MaxInt32))
+	c.StopTimeout = d.duration(o, "stop_timeout", 0, time.Millisecond)
 	c.Incremental = d.boolean(o, "incremental", false)
 	c.MaxDeltas = int(d.integer(o, "max_deltas", 0, 1, 100000))
 	if o.has("max_deltas") && !c.Incremental && !d.bad(o.get("incremental")) {
@@ -199,11 +200,12 @@ func (d *decoder) decodeRestart(n *node) *Restart {
 		}
 		return nil
 	}
-	o := d.object(n, "restart", append([]string{"strategy"}, allowed...)...)
+	o := d.object(n, "restart", append([]string{"strategy", "max_repeated_failures"}, allowed...)...)
 	if o == nil {
 		return nil
 	}
 	r := &Restart{Strategy: name}
+	r.MaxRepeatedFailures = int(d.integer(o, "max_repeated_failures", 0, -1, math.MaxInt32))
 	before := d.errs.count()
 	switch name {
 	case "none":

@@ -68,12 +68,19 @@ type Checkpoints struct {
 	// bounds the chain (0: the default).
 	Incremental bool
 	MaxDeltas   int
+	// StopTimeout bounds the final checkpoint of a stop (0: the runtime's
+	// default, see runtime.Config.StopTimeout).
+	StopTimeout time.Duration
 }
 
 // Restart is the `restart:` section.
 type Restart struct {
 	Strategy string // none, fixed-delay, exponential-backoff, failure-rate
-	s        restart.Strategy
+	// MaxRepeatedFailures ends the job after the same failure this many
+	// times in a row from the same checkpoint (0: the runtime's default, 3;
+	// -1: no limit).
+	MaxRepeatedFailures int
+	s                   restart.Strategy
 }
 
 // Source is the `source:` section.

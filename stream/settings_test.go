@@ -47,6 +47,10 @@ func TestInvalidSettings(t *testing.T) {
 			want: []string{"stream.WithBatchSize(0): the batch size must be at least 1"}},
 		{name: "WithBufferTimeout(-1ms)", opts: []stream.Option{stream.WithBufferTimeout(-time.Millisecond)},
 			want: []string{"stream.WithBufferTimeout(-1ms): the buffer timeout must be positive"}},
+		{name: "WithMaxRepeatedFailures(0)", opts: []stream.Option{stream.WithMaxRepeatedFailures(0)},
+			want: []string{"stream.WithMaxRepeatedFailures(0): use a positive number, or -1 for no limit"}},
+		{name: "WithStopTimeout(0)", opts: []stream.Option{stream.WithStopTimeout(0)},
+			want: []string{"stream.WithStopTimeout(0s): the stop timeout must be positive"}},
 		{name: "Stream.Parallelism(-1)", fn: func(env *stream.Env) {
 			s := stream.Map(stream.FromSlice(env, ints(3)), func(v int) int { return v }).Parallelism(-1).Name("double")
 			s.SinkTo("out", sluicetest.NewSink[int]())
