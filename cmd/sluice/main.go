@@ -17,6 +17,7 @@ const (
 	exitFailed   = 1   // the job failed, or an I/O error
 	exitUsage    = 2   // bad command line or pipeline configuration
 	exitSignaled = 130 // a second SIGINT/SIGTERM: stopped at once
+	// exitStopIncomplete (3, run.go): stopped without a final checkpoint.
 )
 
 func main() {
@@ -48,6 +49,7 @@ Usage:
   sluice plan PIPELINE.yaml [flags]    validate a pipeline and print its job graph and guarantee
   sluice connectors                    list the connectors with their delivery guarantees
   sluice checkpoints LOCATION          list the checkpoints and savepoints in a checkpoint storage
+                                       (--verify: read every state file and check its checksum)
   sluice bench nexmark --query qN      run a Nexmark query; prints one JSON result line
 
 Run 'sluice COMMAND -h' for the flags of a command. Pipelines are described in pipeline/README.md.
