@@ -15,8 +15,12 @@
 // A [Storage] is one job's directory, opened from a location string (see
 // [Open]): a plain path or a file:// URL selects the local backend, which
 // does every file operation through an [FS]; any other URL is opened as a
-// gocloud.dev/blob bucket (mem:// and s3:// are linked in; programs may link
-// further drivers with a blank import, or hand a bucket to [OpenBucket]).
+// gocloud.dev/blob bucket. mem:// is linked in; the cloud drivers are opt-in
+// blank imports, so that a program with local checkpoints links no cloud
+// SDK: checkpoint/storage/s3 (s3://), checkpoint/storage/gcs (gs://) and
+// checkpoint/storage/azure (azblob://). Opening a location whose driver is
+// not linked in says which package to import. Programs may also link other
+// gocloud.dev drivers, or hand a bucket to [OpenBucket].
 //
 // # Layout
 //

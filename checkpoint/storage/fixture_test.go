@@ -19,6 +19,7 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/sluicehq/sluice/checkpoint/storage"
+	_ "github.com/sluicehq/sluice/checkpoint/storage/s3"
 )
 
 // fixture is a Storage on one backend plus raw access to what it stored,

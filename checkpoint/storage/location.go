@@ -9,10 +9,18 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	// Object store drivers linked in by default; programs may link more.
+	// The in-memory driver is linked in always; cloud drivers are opt-in
+	// imports (drivers, below).
 	_ "gocloud.dev/blob/memblob"
-	_ "gocloud.dev/blob/s3blob"
 )
+
+// drivers names the package that links the driver of each cloud scheme,
+// for the error that a location's driver is not linked in.
+var drivers = map[string]string{
+	"s3":     "github.com/sluicehq/sluice/checkpoint/storage/s3",
+	"gs":     "github.com/sluicehq/sluice/checkpoint/storage/gcs",
+	"azblob": "github.com/sluicehq/sluice/checkpoint/storage/azure",
+}
 
 // isURL reports whether location is a URL rather than a plain path.
 func isURL(location string) bool { return strings.Contains(location, "://") }
@@ -81,6 +89,9 @@ func openBlob(ctx context.Context, location string) (_ *blob.Bucket, _ *url.URL,
 	open.Path, open.RawPath = "", ""
 	if u.Query().Has("prefix") {
 		open.RawQuery = q.Encode()
+	}
+	if pkg, ok := drivers[strings.ToLower(u.Scheme)]; ok && !blob.DefaultURLMux().ValidBucketScheme(u.Scheme) {
+		return nil, nil, "", fmt.Errorf("location %q: the %s:// driver is not linked into this program; import _ %q", location, u.Scheme, pkg)
 	}
 	bucket, err := blob.DefaultURLMux().OpenBucketURL(ctx, &open)
 	if err != nil {

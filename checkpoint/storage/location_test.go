@@ -43,6 +43,9 @@ func TestOpenLocation(t *testing.T) {
 		{location: "mem://b/a//c", wantErr: "clean form"},
 		{location: "mem://?key=x", wantErr: "key parameter"},
 		{location: "nosuchscheme://bucket/x", wantErr: "nosuchscheme"},
+		// This test links the s3 driver only.
+		{location: "gs://bucket/jobs/job-1", wantErr: `import _ "github.com/sluicehq/sluice/checkpoint/storage/gcs"`},
+		{location: "azblob://container/job-1", wantErr: `import _ "github.com/sluicehq/sluice/checkpoint/storage/azure"`},
 		{location: "mem://", opts: []storage.Option{storage.WithFS(storage.OSFS())}, wantErr: "only to local"},
 	}
 	for _, c := range cases {

@@ -58,8 +58,9 @@ func (s *Storage) setComplete(dir string, ok bool) {
 //   - any other URL: a gocloud.dev/blob bucket, the URL's path being the
 //     job's directory inside it, e.g.
 //     "s3://bucket/jobs/job1?endpoint=http://127.0.0.1:9000&region=us-east-1&use_path_style=true"
-//     or "mem://" (in memory, gone when closed). The mem and s3 drivers are
-//     linked in; link others with a blank import (gcsblob, azureblob).
+//     or "mem://" (in memory, gone when closed). The mem driver is linked
+//     in; s3://, gs:// and azblob:// need a blank import of
+//     checkpoint/storage/s3, gcs or azure (the error says which).
 //
 // Open does not create anything. The Storage must be closed.
 func Open(ctx context.Context, location string, opts ...Option) (*Storage, error) {
