@@ -2,11 +2,12 @@ package storage
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // The _metadata format, versions 1 and 2. All integers little-endian;
@@ -195,54 +196,43 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 	case v > metadataVersion:
 		return Metadata{}, fmt.Errorf("%w: format version %d, this build reads up to %d", ErrUnsupportedVersion, v, metadataVersion)
 	}
-	d := decoder{b: body[headerLen:]}
+	d := wire.NewDecoder(body[headerLen:])
 	var m Metadata
-	m.ID = d.varint("id")
-	m.Kind = Kind(d.byte("kind"))
-	m.Created = time.UnixMilli(d.varint("creation time")).UTC()
-	nfiles := d.uvarint("file count")
-	if d.err == nil && nfiles > uint64(len(d.b)/minFileEntryLen) {
-		d.fail(fmt.Errorf("file count %d exceeds what %d remaining bytes can hold", nfiles, len(d.b)))
-	}
-	if d.err == nil && nfiles > 0 {
+	m.ID = d.Varint("id")
+	m.Kind = Kind(d.Byte("kind"))
+	m.Created = time.UnixMilli(d.Varint("creation time")).UTC()
+	if nfiles := d.Count("file count", minFileEntryLen, math.MaxInt32); nfiles > 0 {
 		m.Files = make([]FileInfo, 0, nfiles)
-		for i := uint64(0); i < nfiles && d.err == nil; i++ {
+		for i := 0; i < nfiles && d.Err() == nil; i++ {
 			var f FileInfo
-			f.Name = string(d.bytes("file name"))
-			size := d.uvarint("file size")
-			if d.err == nil && size > math.MaxInt64 {
-				d.fail(fmt.Errorf("file %q: size %d out of range", f.Name, size))
+			f.Name = d.String("file name", math.MaxInt32)
+			size := d.Uvarint("file size")
+			if d.Err() == nil && size > math.MaxInt64 {
+				d.Failf("file %q: size %d out of range", f.Name, size)
 			}
 			f.Size = int64(size)
-			f.CRC32C = d.uint32("file crc32c")
+			f.CRC32C = d.Uint32("file crc32c")
 			m.Files = append(m.Files, f)
 		}
 	}
 	if v >= metadataVersionUses {
-		nuses := d.uvarint("use count")
-		if d.err == nil && nuses > uint64(len(d.b)/minUseEntryLen) {
-			d.fail(fmt.Errorf("use count %d exceeds what %d remaining bytes can hold", nuses, len(d.b)))
-		}
-		if d.err == nil && nuses > 0 {
+		if nuses := d.Count("use count", minUseEntryLen, math.MaxInt32); nuses > 0 {
 			m.Uses = make([]string, 0, nuses)
-			for i := uint64(0); i < nuses && d.err == nil; i++ {
-				if u := d.bytes("used directory"); d.err == nil {
-					m.Uses = append(m.Uses, string(u))
+			for i := 0; i < nuses && d.Err() == nil; i++ {
+				if u := d.String("used directory", math.MaxInt32); d.Err() == nil {
+					m.Uses = append(m.Uses, u)
 				}
 			}
 		}
 	}
-	if p := d.bytes("payload"); len(p) > 0 {
+	if p := d.Bytes("payload", math.MaxInt32); len(p) > 0 {
 		m.Payload = append([]byte(nil), p...)
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.fail(fmt.Errorf("%d trailing bytes", len(d.b)))
+	if d.Done() == nil {
+		d.Fail(m.validate())
 	}
-	if d.err == nil {
-		d.err = m.validate()
-	}
-	if d.err != nil {
-		return Metadata{}, corruptf("decode metadata: %v", d.err)
+	if err := d.Err(); err != nil {
+		return Metadata{}, corruptf("decode metadata: %v", err)
 	}
 	return m, nil
 }
@@ -250,87 +240,4 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 // corruptf returns an error wrapping ErrCorrupt.
 func corruptf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
-}
-
-// decoder reads fields from b, recording the first error; after an error
-// every read returns a zero value.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-var errTruncated = errors.New("truncated")
-
-func (d *decoder) fail(err error) {
-	if d.err == nil {
-		d.err = err
-	}
-}
-
-func (d *decoder) uvarint(field string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(fmt.Errorf("%s: bad uvarint", field))
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint(field string) int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail(fmt.Errorf("%s: bad varint", field))
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte(field string) byte {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 1 {
-		d.fail(fmt.Errorf("%s: %w", field, errTruncated))
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) uint32(field string) uint32 {
-	if d.err != nil {
-		return 0
-	}
-	if len(d.b) < 4 {
-		d.fail(fmt.Errorf("%s: %w", field, errTruncated))
-		return 0
-	}
-	v := binary.LittleEndian.Uint32(d.b)
-	d.b = d.b[4:]
-	return v
-}
-
-// bytes reads a uvarint length and that many bytes, refusing a length longer
-// than the remaining input. The result aliases the input.
-func (d *decoder) bytes(field string) []byte {
-	n := d.uvarint(field + " length")
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail(fmt.Errorf("%s: length %d exceeds %d remaining bytes", field, n, len(d.b)))
-		return nil
-	}
-	v := d.b[:n]
-	d.b = d.b[n:]
-	return v
 }

@@ -255,7 +255,7 @@ func TestDecodeMetadataErrors(t *testing.T) {
 		{"duplicate name", edit(func(b []byte) []byte { b[41] = '1'; return resum(b) }), storage.ErrCorrupt, "listed twice"},
 		{"trailing bytes", resum(append(append([]byte(nil), good...), 0, 0, 0, 0)), storage.ErrCorrupt, "trailing"},
 		{"truncated body", resum(append(append([]byte(nil), good[:35]...), 0, 0, 0, 0)), storage.ErrCorrupt, "truncated"},
-		{"overlong uvarint", resum(append(append([]byte(nil), good[:18]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)), storage.ErrCorrupt, "bad uvarint"},
+		{"overlong uvarint", resum(append(append([]byte(nil), good[:18]...), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0)), storage.ErrCorrupt, "varint overflows"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
