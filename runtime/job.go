@@ -39,6 +39,9 @@ type Job struct {
 	// counters are the record counts of every operator subtask, added to
 	// by the tasks of every attempt (metrics.go).
 	counters jobCounters
+	// obs holds times, watermarks, checkpoint history and failures
+	// (observe.go).
+	obs *observer
 }
 
 // errJobEnded is returned by requests to a job that has ended.
@@ -82,7 +85,7 @@ func Start(ctx context.Context, plan *Plan, cfg Config) (*Job, error) {
 		}
 	}
 	j := &Job{plan: plan, cfg: c, logger: c.Logger.With("job", plan.Name), done: make(chan struct{}), control: make(chan controlReq),
-		counters: newJobCounters(plan)}
+		counters: newJobCounters(plan), obs: newObserver(plan)}
 	if c.Checkpoint.Interval > 0 || c.Restore != "" || cfg.Checkpoint.Storage != "" {
 		st, err := storage.Open(ctx, c.Checkpoint.Storage, storage.WithLogger(j.logger))
 		if err != nil {
@@ -119,7 +122,10 @@ func (j *Job) Done() <-chan struct{} { return j.done }
 
 // Savepoint takes a savepoint and returns its path.
 func (j *Job) Savepoint(ctx context.Context) (string, error) {
-	return j.request(ctx, KindSavepoint)
+	start := time.Now()
+	path, err := j.request(ctx, KindSavepoint)
+	j.obs.savepoint(path, time.Since(start), err)
+	return path, err
 }
 
 // Stop takes a final checkpoint, lets two-phase sinks commit it, and ends
@@ -179,10 +185,11 @@ func (j *Job) request(ctx context.Context, kind CheckpointKind) (string, error) 
 }
 
 func (j *Job) emit(ev JobEvent) {
+	ev.Time = time.Now()
+	j.obs.event(ev)
 	if j.cfg.Events == nil {
 		return
 	}
-	ev.Time = time.Now()
 	select {
 	case j.cfg.Events <- ev:
 	default:
@@ -208,6 +215,9 @@ func (j *Job) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
+		if !j.stopping {
+			j.obs.failed(err, connector.IsPermanent(err))
+		}
 		switch {
 		case j.stopping:
 			return fmt.Errorf("%w: the job failed while stopping: %w", ErrStopIncomplete, err)
@@ -227,6 +237,7 @@ func (j *Job) run(ctx context.Context) error {
 			return fmt.Errorf("job %q failed (restart strategy %v gave up): %w", j.plan.Name, j.cfg.Restart, err)
 		}
 		j.logger.Warn("job failed, restarting", "err", err, "delay", delay, "strategy", j.cfg.Restart.String())
+		j.obs.restarting(delay)
 		j.emit(JobEvent{Kind: "restarting", Err: err})
 		if err := j.backoff(ctx, delay, err); err != nil {
 			return err

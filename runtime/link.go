@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/sluicehq/sluice/state"
 )
@@ -194,7 +195,7 @@ type netWriter interface {
 }
 
 func (l *netLink[T]) writer(sender int, t *task) (any, netWriter) {
-	w := &writerBase[T]{link: l, done: t.ctx.Done(), ctx: t.ctx}
+	w := &writerBase[T]{link: l, done: t.ctx.Done(), ctx: t.ctx, clock: &t.clock}
 	switch l.spec.part {
 	case Forward:
 		w.out = []chan *Batch[T]{l.chans[sender][0]}
@@ -235,7 +236,8 @@ type writerBase[T any] struct {
 	from    int
 	done    <-chan struct{}
 	ctx     context.Context
-	sent    int64 // records sent, for metrics: see count
+	sent    int64      // records sent, for metrics: see count
+	clock   *taskClock // the task's time accounting (observe.go)
 }
 
 // count is the number of records collected: those sent plus those
@@ -263,8 +265,15 @@ func (w *writerBase[T]) send(target int) error {
 	n := len(b.Records) // b is the receiver's once sent
 	select {
 	case w.out[target] <- b:
-	case <-w.done:
-		return context.Cause(w.ctx)
+	default:
+		// The channel is full: the time waiting for room is backpressure.
+		start := time.Now()
+		select {
+		case w.out[target] <- b:
+		case <-w.done:
+			return context.Cause(w.ctx)
+		}
+		w.clock.blocked(time.Since(start))
 	}
 	ring(w.bells[target])
 	w.sent += int64(n)
@@ -304,6 +313,7 @@ func (w *writerBase[T]) emitEvent(ev Event) error {
 }
 
 func (w *writerBase[T]) EmitWatermark(wm int64) error {
+	w.clock.watermark(wm)
 	return w.emitEvent(Event{Kind: EventWatermark, Watermark: wm})
 }
 

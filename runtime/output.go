@@ -50,6 +50,7 @@ func (c *chainOutput[T]) Collect(r Record[T]) error {
 }
 
 func (c *chainOutput[T]) EmitWatermark(wm int64) error {
+	c.task.clock.watermark(wm)
 	c.task.current = c.idx
 	err := c.wm.ProcessWatermark(wm)
 	c.task.current = c.from

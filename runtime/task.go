@@ -65,6 +65,7 @@ type task struct {
 	recordsIn   int64 // records delivered to the head from the network
 	bufferLimit time.Duration
 	meters      []opMeter // per operator: record counts (metrics.go)
+	clock       taskClock // busy/idle/backpressured time (observe.go)
 }
 
 // sourceDriver is the task's view of a source operator at the head of its
@@ -109,6 +110,7 @@ func (t *task) run() (err error) {
 	}()
 	defer t.timers.close()
 	defer t.publishMetrics()
+	t.clock.start(t.att.j.obs, t.v.ID, t.subtask)
 	// Open from the tail so that successors are ready before their
 	// predecessors emit anything.
 	for i := len(t.ops) - 1; i >= 0; i-- {
@@ -175,6 +177,7 @@ func (t *task) inputLoop() error {
 		case <-t.ctx.Done():
 			return context.Cause(t.ctx)
 		}
+		t.woke()
 	}
 	return t.flush()
 }
@@ -196,6 +199,7 @@ func (t *task) sourceLoop() error {
 			case <-t.ctx.Done():
 				return context.Cause(t.ctx)
 			}
+			t.woke()
 			continue
 		}
 		t.current = 0
@@ -222,6 +226,7 @@ func (t *task) sourceLoop() error {
 			case <-t.ctx.Done():
 				return context.Cause(t.ctx)
 			}
+			t.woke()
 		}
 	}
 	return t.flush()
@@ -252,6 +257,7 @@ func (t *task) flush() error {
 			}
 		}
 	}
+	t.clock.active(time.Now())
 	return nil
 }
 
@@ -304,6 +310,7 @@ func (t *task) inputWatermark(input int, wm int64) error {
 		}
 	}
 	t.current = 0
+	t.clock.watermark(wm)
 	return t.wrap(0, t.ops[0].(WatermarkProcessor).ProcessWatermark(wm))
 }
 

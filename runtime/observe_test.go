@@ -1,0 +1,99 @@
+package runtime
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/runtime/restart"
+)
+
+// TestObserveFailuresAndTimes runs a job that fails once, restarts and
+// then a second time for good, and checks the failures, restarts and the
+// time accounting it reports.
+func TestObserveFailuresAndTimes(t *testing.T) {
+	const n, p = 20011, 2
+	var first, second sync.Once
+	fail := func(v int) error {
+		var err error
+		if v == n/3 {
+			first.Do(func() { err = errors.New("injected: connection reset") })
+			if err == nil {
+				second.Do(func() { err = connector.Permanent(errors.New("injected: bad record")) })
+			}
+		}
+		return err
+	}
+	plan := metricsPlan(n, p, fail, &countSink{})
+	j, err := Start(t.Context(), plan, Config{BatchSize: 64, ChannelCapacity: 1, Logger: quiet(),
+		Restart: restart.FixedDelay(3, 10*time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Wait(); err == nil || !connector.IsPermanent(err) {
+		t.Fatalf("job ended with %v, want the permanent failure", err)
+	}
+	fs := j.Failures()
+	if len(fs) != 2 {
+		t.Fatalf("%d failures, want 2: %+v", len(fs), fs)
+	}
+	if f := fs[0]; f.Permanent || !f.Restarted || f.RestartDelay != 10*time.Millisecond || !strings.Contains(f.Err.Error(), "connection reset") {
+		t.Errorf("first failure %+v", f)
+	}
+	if f := fs[1]; !f.Permanent || f.Restarted || len(f.Causes) < 2 || !strings.Contains(f.Causes[len(f.Causes)-1], "bad record") {
+		t.Errorf("second failure %+v (causes %q)", f, f.Causes)
+	}
+	st := j.Status()
+	if st.Restarts != 1 || st.Failures != 2 || st.PermanentFailures != 1 || st.Restarting {
+		t.Errorf("status %+v", st)
+	}
+	if j.Err() == nil {
+		t.Error("Err is nil after the job failed")
+	}
+	times := j.Times()
+	if len(times) != 2*p {
+		t.Fatalf("%d subtask times, want %d", len(times), 2*p)
+	}
+	var busy time.Duration
+	for _, x := range times {
+		if x.Busy < 0 || x.Idle < 0 || x.Backpressured < 0 {
+			t.Errorf("negative time %+v", x)
+		}
+		busy += x.Busy
+	}
+	if busy == 0 {
+		t.Errorf("no busy time: %+v", times)
+	}
+}
+
+func TestObserveCheckpointHistoryBounded(t *testing.T) {
+	o := newObserver(&Plan{Vertices: []*Vertex{{ID: 3, Parallelism: 1}}})
+	for i := range historyLen + 10 {
+		kind := "checkpoint-completed"
+		if i%2 == 1 {
+			kind = "checkpoint-aborted"
+		}
+		o.event(JobEvent{Kind: kind, CheckpointID: int64(i + 1), Err: errors.New("declined")})
+	}
+	o.event(JobEvent{Kind: "restored"})
+	o.savepoint("/x/savepoint-1", time.Millisecond, nil)
+	o.savepoint("", 0, errJobEnded) // nothing attempted: not recorded
+	if len(o.history) != historyLen {
+		t.Fatalf("history of %d, want %d", len(o.history), historyLen)
+	}
+	if last := o.history[historyLen-1]; last.Kind != "savepoint" || last.Path != "/x/savepoint-1" {
+		t.Errorf("newest entry %+v", last)
+	}
+	if first := o.history[0]; first.ID != 12 {
+		t.Errorf("oldest entry %+v, want checkpoint 12", first)
+	}
+	if o.completed != historyLen/2+5+1 || o.nfailed != historyLen/2+5 || o.restores != 1 {
+		t.Errorf("completed %d failed %d restores %d", o.completed, o.nfailed, o.restores)
+	}
+	if o.cells[o.index[3]][0].wm.Load() != NoWatermark {
+		t.Error("a fresh cell has a watermark")
+	}
+}
