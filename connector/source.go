@@ -142,9 +142,13 @@ type SplitOutput[T any] interface {
 }
 
 // CheckpointListener is an optional capability of readers, enumerators and
-// sink writers: they are told when checkpoints complete (subsuming: id
-// covers every smaller id) or are aborted. Source acknowledgements to
-// external systems (message queues, offset commits) happen here.
+// sink writers (and of the runtime's operators): they are told when
+// checkpoints complete or are aborted. Completion is subsuming: completing
+// id covers every id below it, and a notification may be skipped.
+// Restoring checkpoint id counts as id complete. An abort never means data
+// was discarded: records keep flowing and are covered by a later
+// checkpoint. Source acknowledgements to external systems (message queues,
+// offset commits) happen on completion; see [Reader].
 type CheckpointListener interface {
 	NotifyCheckpointComplete(id int64) error
 	NotifyCheckpointAborted(id int64) error

@@ -41,8 +41,7 @@ func (a *attempt) build() error {
 	links := map[*NetEdge]link{}
 	for vi, v := range plan.Vertices {
 		for _, e := range v.Inputs {
-			l := e.Spec.newLink(e.From.Parallelism, v.Parallelism, v.MaxParallelism, a.cfg)
-			l.(interface{ setBells([]chan struct{}) }).setBells(bells[vi])
+			l := e.Spec.newLink(e.From.Parallelism, bells[vi], v.MaxParallelism, a.cfg)
 			links[e] = l
 			if a.cfg.Checkpoint.Unaligned && a.checkpointing {
 				if err := l.checkInflight(); err != nil {
@@ -77,11 +76,10 @@ func (a *attempt) buildTask(t *task, links map[*NetEdge]link) error {
 		spec := v.Ops[i]
 		ports := map[string][]any{}
 		for _, ce := range spec.Chained {
-			out, err := ce.Spec.chainTo(t, ce.To, t.ops[ce.To])
+			out, err := ce.Spec.chainTo(t, i, ce.To, t.ops[ce.To])
 			if err != nil {
 				return fmt.Errorf("chain %q to %q: %w", spec.Name, v.Ops[ce.To].Name, err)
 			}
-			out.(interface{ setFrom(int) }).setFrom(i)
 			t.meters[ce.To].in = append(t.meters[ce.To].in, countOf(out))
 			ports[ce.Port] = append(ports[ce.Port], out)
 		}
@@ -133,12 +131,13 @@ func (a *attempt) buildTask(t *task, links map[*NetEdge]link) error {
 			return fmt.Errorf("input %d of %q: %w", e.Input, v.Ops[0].Name, err)
 		}
 		gi := len(t.gates)
-		g.setup(e, t.nchan)
+		g.setup(e)
 		t.gates = append(t.gates, g)
 		for c := range g.numChannels() {
 			t.chanGate = append(t.chanGate, gi)
 			t.chanLocal = append(t.chanLocal, c)
 			t.chanWM = append(t.chanWM, perInput[e.Input])
+			t.chanInput = append(t.chanInput, e.Input)
 			perInput[e.Input]++
 			t.nchan++
 		}

@@ -226,7 +226,7 @@ func (g *gate[T]) resetCapture() { g.cap = gateCapture{} }
 
 // replay processes restored in-flight records of this gate's edge, in
 // order, before the task reads any new input.
-func (g *gate[T]) replay(t *task, parts []inflightPart, load func(inflightPart) (rawSection, error)) (int64, error) {
+func (g *gate[T]) replay(parts []inflightPart, load func(inflightPart) (rawSection, error)) (int64, error) {
 	if g.codec == nil {
 		g.codec = state.DefaultCodec[T]()
 	}
@@ -237,9 +237,8 @@ func (g *gate[T]) replay(t *task, parts []inflightPart, load func(inflightPart) 
 			return n, err
 		}
 		err = decodeInflight(g.codec, raw, p.part == Hash, p.filter, p.kgs, func(r Record[T]) error {
-			t.current = 0
 			if err := g.target.ProcessRecord(r); err != nil {
-				return t.wrap(0, err)
+				return err
 			}
 			n++
 			return nil

@@ -27,13 +27,13 @@ func (c *collectInput[T]) Close() error                    { return nil }
 // testGate returns the gate of receiver 0 of a one-sender edge into a
 // collecting operator.
 func testGate[T any](spec EdgeSpec, maxPar int) (*gate[T], *collectInput[T]) {
-	l := spec.newLink(1, 1, maxPar, &Config{BatchSize: 8, ChannelCapacity: 1})
+	l := spec.newLink(1, make([]chan struct{}, 1), maxPar, &Config{BatchSize: 8, ChannelCapacity: 1})
 	target := &collectInput[T]{}
 	g, err := l.gate(0, target, 0)
 	if err != nil {
 		panic(err)
 	}
-	g.setup(&NetEdge{From: &Vertex{Ops: []*OpSpec{{UID: "up"}}}, Port: "p", Input: 0, Spec: spec}, 0)
+	g.setup(&NetEdge{From: &Vertex{Ops: []*OpSpec{{UID: "up"}}}, Port: "p", Input: 0, Spec: spec})
 	return g.(*gate[T]), target
 }
 
@@ -116,8 +116,7 @@ func TestInflightReplayIntoGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	raws, _ := parseInflightFile(buf.Bytes())
-	tk := &task{ctx: t.Context(), names: []string{"head"}}
-	n, err := g.replay(tk, []inflightPart{{file: "f", part: Rebalance}, {file: "f", part: Rebalance}},
+	n, err := g.replay([]inflightPart{{file: "f", part: Rebalance}, {file: "f", part: Rebalance}},
 		func(inflightPart) (rawSection, error) { return raws[0], nil })
 	if err != nil || n != 4 {
 		t.Fatalf("replayed %d: %v", n, err)

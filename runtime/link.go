@@ -77,8 +77,12 @@ type EdgeSpec interface {
 	// WithPartitioning returns the same edge with another partitioning
 	// (Hash needs a spec created with a key hash).
 	WithPartitioning(p Partitioning) EdgeSpec
-	chainTo(t *task, idx int, target Operator) (any, error)
-	newLink(senders, receivers, maxParallelism int, cfg *Config) link
+	// chainTo returns the Output[T] through which operator from of t calls
+	// operator to (target) directly.
+	chainTo(t *task, from, to int, target Operator) (any, error)
+	// newLink returns the channels of the edge from senders subtasks to
+	// receivers, one per doorbell: bells[r] wakes receiver r.
+	newLink(senders int, bells []chan struct{}, maxParallelism int, cfg *Config) link
 }
 
 // NewEdge returns the spec of an edge carrying T. keyHash is required for
@@ -102,7 +106,7 @@ func (e *edgeSpec[T]) WithPartitioning(p Partitioning) EdgeSpec {
 	return &c
 }
 
-func (e *edgeSpec[T]) chainTo(t *task, idx int, target Operator) (any, error) {
+func (e *edgeSpec[T]) chainTo(t *task, from, to int, target Operator) (any, error) {
 	in, err := inputOf[T](target, 0)
 	if err != nil {
 		return nil, err
@@ -111,7 +115,7 @@ func (e *edgeSpec[T]) chainTo(t *task, idx int, target Operator) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("operator %T does not implement WatermarkProcessor", target)
 	}
-	return Output[T](&chainOutput[T]{next: in, wm: wm, task: t, idx: idx}), nil
+	return Output[T](&chainOutput[T]{next: in, wm: wm, task: t, idx: to, from: from}), nil
 }
 
 func inputOf[T any](op Operator, i int) (Input[T], error) {
@@ -139,8 +143,9 @@ type link interface {
 	checkInflight() error
 }
 
-func (e *edgeSpec[T]) newLink(senders, receivers, maxParallelism int, cfg *Config) link {
-	l := &netLink[T]{spec: e, senders: senders, receivers: receivers, batchSize: cfg.BatchSize}
+func (e *edgeSpec[T]) newLink(senders int, bells []chan struct{}, maxParallelism int, cfg *Config) link {
+	receivers := len(bells)
+	l := &netLink[T]{spec: e, senders: senders, receivers: receivers, batchSize: cfg.BatchSize, doorbells: bells}
 	perReceiver := senders
 	if e.part == Forward {
 		perReceiver = 1
@@ -152,7 +157,6 @@ func (e *edgeSpec[T]) newLink(senders, receivers, maxParallelism int, cfg *Confi
 			l.chans[r][s] = make(chan *Batch[T], cfg.ChannelCapacity)
 		}
 	}
-	l.doorbells = make([]chan struct{}, receivers)
 	if e.part == Hash {
 		l.targetOfKG = make([]int32, maxParallelism)
 		for kg := range l.targetOfKG {
@@ -170,7 +174,7 @@ type netLink[T any] struct {
 	receivers  int
 	batchSize  int
 	chans      [][]chan *Batch[T] // [receiver][channel]
-	doorbells  []chan struct{}    // set when gates are created
+	doorbells  []chan struct{}    // [receiver]
 	targetOfKG []int32
 	maxPar     uint64
 	pool       sync.Pool
@@ -371,19 +375,23 @@ func (w *broadcastWriter[T]) Collect(r Record[T]) error {
 type inputGate interface {
 	// numChannels is how many sender channels the gate reads.
 	numChannels() int
-	// setup tells the gate its edge and the task-wide index of its channel 0.
-	setup(edge *NetEdge, base int)
-	// poll receives and processes at most one batch from channel ch without
-	// blocking; it reports whether there was one. Records of a channel the
-	// task's aligner is capturing are captured before they are processed.
-	poll(t *task, ch int) (bool, error)
+	// setup tells the gate its edge.
+	setup(edge *NetEdge)
+	// poll receives at most one batch from channel ch without blocking and
+	// hands its records to the head operator, after capturing them when
+	// capture is set (in-flight records of an unaligned checkpoint). It
+	// reports whether there was a batch, the number of its records and the
+	// control event that ended it (EventNone: none), which the caller
+	// handles. An error comes from the head operator's chain.
+	poll(ch int, capture bool) (ok bool, records int, ev Event, err error)
 	// takeCapture returns the records captured since the last reset (the
 	// in-flight records of an unaligned checkpoint) and resets.
 	takeCapture() (inflightSection, error)
 	// resetCapture drops what was captured.
 	resetCapture()
-	// replay processes restored in-flight records before any new input.
-	replay(t *task, parts []inflightPart, load func(inflightPart) (rawSection, error)) (int64, error)
+	// replay hands restored in-flight records to the head operator before
+	// any new input, and returns how many.
+	replay(parts []inflightPart, load func(inflightPart) (rawSection, error)) (int64, error)
 }
 
 func (l *netLink[T]) gate(receiver int, target Operator, input int) (inputGate, error) {
@@ -402,7 +410,6 @@ type gate[T any] struct {
 	// set by the task
 	edge  *NetEdge
 	input int // input index at the head operator
-	base  int // index of channel 0 among all of the task's channels
 	// in-flight records of unaligned checkpoints (inflight.go)
 	codec state.Codec[T]
 	cap   gateCapture
@@ -410,31 +417,25 @@ type gate[T any] struct {
 
 func (g *gate[T]) numChannels() int { return len(g.chans) }
 
-func (g *gate[T]) setup(edge *NetEdge, base int) { g.edge, g.input, g.base = edge, edge.Input, base }
+func (g *gate[T]) setup(edge *NetEdge) { g.edge, g.input = edge, edge.Input }
 
-func (l *netLink[T]) setBells(bells []chan struct{}) { copy(l.doorbells, bells) }
-
-func (g *gate[T]) poll(t *task, ch int) (bool, error) {
+func (g *gate[T]) poll(ch int, capture bool) (bool, int, Event, error) {
 	var b *Batch[T]
 	select {
 	case b = <-g.chans[ch]:
 	default:
-		return false, nil
+		return false, 0, Event{}, nil
 	}
-	if t.al.capturing[g.base+ch] {
+	if capture {
 		g.captureBatch(b.Records)
 	}
-	t.recordsIn += int64(len(b.Records))
+	n := len(b.Records)
 	for i := range b.Records {
-		t.current = 0
 		if err := g.target.ProcessRecord(b.Records[i]); err != nil {
-			return true, t.wrap(0, err)
+			return true, n, Event{}, err
 		}
 	}
 	ev := b.Event
 	g.link.recycle(b)
-	if ev.Kind != EventNone {
-		return true, t.onEvent(g.input, g.base+ch, ev)
-	}
-	return true, nil
+	return true, n, ev, nil
 }

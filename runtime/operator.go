@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/state"
 )
 
@@ -49,15 +50,10 @@ type Snapshotter interface {
 	SnapshotState(cp CheckpointInfo, snap *OperatorSnapshot) error
 }
 
-// CheckpointListener is told when checkpoints complete or are aborted.
-// Completion is subsuming: completing id covers every id below it, and a
-// notification may be skipped. Restoring checkpoint id counts as id
-// complete. An abort never means data was discarded: records keep flowing
-// and are covered by a later checkpoint.
-type CheckpointListener interface {
-	NotifyCheckpointComplete(id int64) error
-	NotifyCheckpointAborted(id int64) error
-}
+// CheckpointListener is the optional capability of operators to be told
+// when checkpoints complete or are aborted: the same contract as for
+// connectors' readers, enumerators and writers.
+type CheckpointListener = connector.CheckpointListener
 
 // CheckpointInfo identifies a checkpoint to operators.
 type CheckpointInfo struct {

@@ -31,8 +31,6 @@ type chainOutput[T any] struct {
 	n    int64 // records collected (metrics.go)
 }
 
-func (c *chainOutput[T]) setFrom(i int) { c.from = i }
-
 func (c *chainOutput[T]) count() int64 { return c.n }
 
 // Collect calls the successor. The task's current operator is set around

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/sluicehq/sluice/checkpoint/coordinator"
 )
 
 // shutdown stops everything of the attempt and returns its result.
@@ -30,9 +32,16 @@ func (a *attempt) shutdown(err error) error {
 		}
 		break
 	}
-	for _, r := range a.runs {
-		if r.pending != nil {
-			r.pending.Abort(context.Background())
+	// The coordinator aborts every checkpoint in progress and triggers no
+	// more; the files of those it had begun go.
+	if a.coord != nil {
+		a.coord.Stop(cause)
+		for _, act := range a.coord.Ready() {
+			if x, ok := act.(coordinator.Abort); ok {
+				if r := a.runs[x.ID]; r != nil && r.pending != nil {
+					r.pending.Abort(context.Background())
+				}
+			}
 		}
 	}
 	// Requests still waiting end with the attempt: a stop with the

@@ -31,6 +31,7 @@ type task struct {
 	chanGate  []int // channel -> gate
 	chanLocal []int // channel -> index within its gate
 	chanWM    []int // channel -> index within its input's watermark combiner
+	chanInput []int // channel -> input of the head operator
 	nchan     int
 	rr        int
 	inputWM   []*eventtime.Combiner // per input: over its channels
@@ -150,9 +151,16 @@ func (t *task) inputLoop() error {
 			if t.al.blocked[c] {
 				continue
 			}
-			ok, err := t.gates[t.chanGate[c]].poll(t, t.chanLocal[c])
+			t.current = 0
+			ok, n, ev, err := t.gates[t.chanGate[c]].poll(t.chanLocal[c], t.al.capturing[c])
+			t.recordsIn += int64(n)
 			if err != nil {
-				return err
+				return t.wrap(0, err)
+			}
+			if ev.Kind != EventNone {
+				if err := t.onEvent(t.chanInput[c], c, ev); err != nil {
+					return err
+				}
 			}
 			if ok {
 				progressed = true
@@ -496,7 +504,8 @@ func (t *task) replayInflight() error {
 		if len(ps) == 0 {
 			continue
 		}
-		n, err := t.gates[gi].replay(t, ps, load)
+		t.current = 0
+		n, err := t.gates[gi].replay(ps, load)
 		t.recordsIn += n
 		if err != nil {
 			return t.wrap(0, fmt.Errorf("restore in-flight records of checkpoint %d: %w", id, err))
