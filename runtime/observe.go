@@ -3,6 +3,8 @@ package runtime
 import (
 	"errors"
 	"math"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,7 +251,7 @@ func (o *observer) add(rec CheckpointRecord) {
 
 // savepoint records the outcome of a savepoint request.
 func (o *observer) savepoint(path string, took time.Duration, err error) {
-	rec := CheckpointRecord{Kind: "savepoint", Status: "completed", Path: path, Time: time.Now(), Duration: took}
+	rec := CheckpointRecord{ID: savepointID(path), Kind: "savepoint", Status: "completed", Path: path, Time: time.Now(), Duration: took}
 	if err != nil {
 		if errors.Is(err, errJobEnded) || errors.Is(err, ErrConfig) {
 			return // nothing was attempted
@@ -257,6 +259,22 @@ func (o *observer) savepoint(path string, took time.Duration, err error) {
 		rec.Status, rec.Err = "failed", err.Error()
 	}
 	o.add(rec)
+}
+
+// savepointID is n of a savepoint path ending in savepoint-<n>-<suffix>, 0
+// if path has no such form.
+func savepointID(path string) int64 {
+	base := path[strings.LastIndexAny(path, "/\\")+1:]
+	rest, ok := strings.CutPrefix(base, "savepoint-")
+	if !ok {
+		return 0
+	}
+	num, _, _ := strings.Cut(rest, "-")
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // failed records a failure of an attempt.

@@ -79,12 +79,12 @@ func TestObserveCheckpointHistoryBounded(t *testing.T) {
 		o.event(JobEvent{Kind: kind, CheckpointID: int64(i + 1), Err: errors.New("declined")})
 	}
 	o.event(JobEvent{Kind: "restored"})
-	o.savepoint("/x/savepoint-1", time.Millisecond, nil)
+	o.savepoint("/x/savepoint-7-a1b2c3", time.Millisecond, nil)
 	o.savepoint("", 0, errJobEnded) // nothing attempted: not recorded
 	if len(o.history) != historyLen {
 		t.Fatalf("history of %d, want %d", len(o.history), historyLen)
 	}
-	if last := o.history[historyLen-1]; last.Kind != "savepoint" || last.Path != "/x/savepoint-1" {
+	if last := o.history[historyLen-1]; last.Kind != "savepoint" || last.Path != "/x/savepoint-7-a1b2c3" || last.ID != 7 {
 		t.Errorf("newest entry %+v", last)
 	}
 	if first := o.history[0]; first.ID != 12 {
@@ -95,5 +95,20 @@ func TestObserveCheckpointHistoryBounded(t *testing.T) {
 	}
 	if o.cells[o.index[3]][0].wm.Load() != NoWatermark {
 		t.Error("a fresh cell has a watermark")
+	}
+}
+
+func TestSavepointID(t *testing.T) {
+	for path, want := range map[string]int64{
+		"/data/job/savepoint-11-3fe139":      11,
+		"s3://bucket/job/savepoint-7-a1b2c3": 7,
+		"savepoint-3-x":                      3,
+		"/data/job/chk-4":                    0,
+		"":                                   0,
+		"/x/savepoint-y-z":                   0,
+	} {
+		if got := savepointID(path); got != want {
+			t.Errorf("savepointID(%q) = %d, want %d", path, got, want)
+		}
 	}
 }
