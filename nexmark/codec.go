@@ -3,6 +3,8 @@ package nexmark
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // State codecs: the queries keep small structs in keyed state and encode
@@ -11,54 +13,35 @@ import (
 var errCorrupt = errors.New("nexmark: corrupt state value")
 
 // dec reads varints and strings from the front of a buffer, keeping the
-// first error.
-type dec struct {
-	b   []byte
-	n   int
-	err error
-}
+// first error (see internal/wire).
+type dec struct{ *wire.Decoder }
 
-func (d *dec) int() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, k := binary.Varint(d.b[d.n:])
-	if k <= 0 {
-		d.err = errCorrupt
-		return 0
-	}
-	d.n += k
-	return v
-}
+func (d dec) int() int64 { return d.Varint("") }
 
-func (d *dec) bool() bool { return d.int() != 0 }
+func (d dec) bool() bool { return d.int() != 0 }
 
-func (d *dec) str() string {
+// length reads a length that must fit in what is left (at least one byte
+// per element, for a count).
+func (d dec) length() int {
 	l := d.int()
-	if d.err != nil {
-		return ""
+	if d.Err() == nil && (l < 0 || l > int64(d.Len())) {
+		d.Fail(errCorrupt)
 	}
-	if l < 0 || l > int64(len(d.b)-d.n) {
-		d.err = errCorrupt
-		return ""
-	}
-	s := string(d.b[d.n : d.n+int(l)])
-	d.n += int(l)
-	return s
-}
-
-// count reads a length that must fit in what is left (at least one byte
-// per element).
-func (d *dec) count() int {
-	l := d.int()
-	if d.err == nil && (l < 0 || l > int64(len(d.b)-d.n)) {
-		d.err = errCorrupt
-	}
-	if d.err != nil {
+	if d.Err() != nil {
 		return 0
 	}
 	return int(l)
 }
+
+func (d dec) str() string {
+	l := d.length()
+	s := string(d.Rest()[:l])
+	d.Skip("", l)
+	return s
+}
+
+// count reads a count of elements of at least a byte each.
+func (d dec) count() int { return d.length() }
 
 func appendInt(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
 
@@ -77,19 +60,19 @@ func appendStr(b []byte, s string) []byte {
 // fnCodec is a state.Codec made of two functions.
 type fnCodec[T any] struct {
 	app func([]byte, T) []byte
-	dec func(*dec) T
+	dec func(dec) T
 }
 
 func (c fnCodec[T]) Append(dst []byte, v T) []byte { return c.app(dst, v) }
 
 func (c fnCodec[T]) Decode(src []byte) (T, int, error) {
-	d := dec{b: src}
-	v := c.dec(&d)
-	if d.err != nil {
+	d := dec{wire.NewDecoder(src)}
+	v := c.dec(d)
+	if d.Err() != nil {
 		var zero T
-		return zero, 0, d.err
+		return zero, 0, errCorrupt
 	}
-	return v, d.n, nil
+	return v, len(src) - d.Len(), nil
 }
 
 func appendBid(b []byte, v Bid) []byte {
@@ -100,6 +83,6 @@ func appendBid(b []byte, v Bid) []byte {
 	return appendStr(b, v.Extra)
 }
 
-func decBid(d *dec) Bid {
+func decBid(d dec) Bid {
 	return Bid{Auction: d.int(), Bidder: d.int(), Price: d.int(), DateTime: d.int(), Extra: d.str()}
 }

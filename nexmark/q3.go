@@ -35,7 +35,7 @@ var q3PersonCodec = fnCodec[q3Person]{
 		b = appendStr(b, p.State)
 		return appendBool(b, p.Selected)
 	},
-	dec: func(d *dec) q3Person {
+	dec: func(d dec) q3Person {
 		return q3Person{ID: d.int(), Name: d.str(), City: d.str(), State: d.str(), Selected: d.bool()}
 	},
 }

@@ -56,7 +56,7 @@ var (
 			b = appendInt(b, v.Max)
 			return appendBool(b, v.HasMax)
 		},
-		dec: func(d *dec) q4Open {
+		dec: func(d dec) q4Open {
 			return q4Open{DateTime: d.int(), Expires: d.int(), Category: d.int(), Max: d.int(), HasMax: d.bool()}
 		},
 	}
@@ -68,10 +68,10 @@ var (
 			}
 			return b
 		},
-		dec: func(d *dec) []q4Early {
+		dec: func(d dec) []q4Early {
 			n := d.count()
 			v := make([]q4Early, 0, n)
-			for i := 0; i < n && d.err == nil; i++ {
+			for i := 0; i < n && d.Err() == nil; i++ {
 				v = append(v, q4Early{Price: d.int(), DateTime: d.int()})
 			}
 			return v
@@ -79,7 +79,7 @@ var (
 	}
 	q4AvgCodec = fnCodec[q4Avg]{
 		app: func(b []byte, v q4Avg) []byte { return appendInt(appendInt(b, v.Sum), v.Count) },
-		dec: func(d *dec) q4Avg { return q4Avg{Sum: d.int(), Count: d.int()} },
+		dec: func(d dec) q4Avg { return q4Avg{Sum: d.int(), Count: d.int()} },
 	}
 )
 

@@ -37,11 +37,11 @@ var q5HotCodec = fnCodec[q5Hot]{
 		}
 		return b
 	},
-	dec: func(d *dec) q5Hot {
+	dec: func(d dec) q5Hot {
 		v := q5Hot{Num: d.int()}
 		n := d.count()
 		v.Auctions = make([]int64, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err() == nil; i++ {
 			v.Auctions = append(v.Auctions, d.int())
 		}
 		return v

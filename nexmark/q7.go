@@ -62,11 +62,11 @@ var q7TopCodec = fnCodec[q7Top]{
 		}
 		return b
 	},
-	dec: func(d *dec) q7Top {
+	dec: func(d dec) q7Top {
 		v := q7Top{Price: d.int()}
 		n := d.count()
 		v.Bids = make([]Bid, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err() == nil; i++ {
 			v.Bids = append(v.Bids, decBid(d))
 		}
 		return v

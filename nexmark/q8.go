@@ -47,11 +47,11 @@ var q8StateCodec = fnCodec[q8State]{
 		}
 		return b
 	},
-	dec: func(d *dec) q8State {
+	dec: func(d dec) q8State {
 		v := q8State{HasPerson: d.bool(), Emitted: d.bool(), Window: d.int(), Name: d.str()}
 		if n := d.count(); n > 0 {
 			v.Auctions = make([]int64, 0, n)
-			for i := 0; i < n && d.err == nil; i++ {
+			for i := 0; i < n && d.Err() == nil; i++ {
 				v.Auctions = append(v.Auctions, d.int())
 			}
 		}

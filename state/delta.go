@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // Incremental snapshots.
@@ -219,19 +221,12 @@ func freezeDeltaEntries[K comparable, V any](m *cowMap[K, V], base uint64, writt
 func (d *sectionDecoder[K]) ranges() []hashRange {
 	n := d.count()
 	var rs []hashRange
-	for i := 0; i < n && d.err == nil; i++ {
-		if len(d.data) == 0 {
-			d.fail("truncated range")
+	for i := 0; i < n && d.Err() == nil; i++ {
+		depth := d.Byte("range depth")
+		x := d.Uvarint("range prefix")
+		if d.Err() != nil {
 			break
 		}
-		depth := d.data[0]
-		d.data = d.data[1:]
-		x, l := binary.Uvarint(d.data)
-		if l <= 0 {
-			d.fail("bad range prefix")
-			break
-		}
-		d.data = d.data[l:]
 		if depth > maxDepth || depth == 0 && x != 0 || depth > 0 && depth < 64 && x>>depth != 0 {
 			d.fail("range prefix %#x of depth %d", x, depth)
 			break
@@ -274,7 +269,7 @@ func (m *cowMap[K, V]) removeRanges(idx int, rs []hashRange, drop func(V)) {
 // restoreDeltaEntries applies a delta section written by
 // freezeDeltaEntries to key group index idx of m.
 func restoreDeltaEntries[K comparable, V any](b *KeyedBackend[K], m *cowMap[K, V], idx int, data []byte, decode func(d *sectionDecoder[K]) V) error {
-	d := sectionDecoder[K]{b: b, idx: idx, data: data}
+	d := sectionDecoder[K]{b: b, idx: idx, Decoder: wire.NewDecoder(data)}
 	applyDelta(&d, m, idx, decode, nil, nil)
 	return d.finish()
 }
@@ -283,15 +278,15 @@ func restoreDeltaEntries[K comparable, V any](b *KeyedBackend[K], m *cowMap[K, V
 // with every value removed or replaced, put with every value stored.
 func applyDelta[K comparable, V any](d *sectionDecoder[K], m *cowMap[K, V], idx int, decode func(d *sectionDecoder[K]) V, drop func(V), put func(K, uint64, V)) {
 	rs := d.ranges()
-	if d.err != nil {
+	if d.Err() != nil {
 		return
 	}
 	m.removeRanges(idx, rs, drop)
 	n := d.count()
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		k, h := d.key()
 		v := decode(d)
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		c, inserted := m.upsert(idx, k, h)

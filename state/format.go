@@ -7,7 +7,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"slices"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // The snapshot file format, versions 1 and 2. Integers marked uvarint are
@@ -243,56 +246,28 @@ func (c *crcReader) skip(n uint64, what string) error {
 }
 
 // sectionDecoder reads the entries of one state section; the first error
-// sticks and later reads return zero values.
+// sticks and later reads return zero values. finish's error wraps
+// ErrCorrupt.
 type sectionDecoder[K comparable] struct {
-	b    *KeyedBackend[K]
-	idx  int
-	data []byte
-	err  error
+	b   *KeyedBackend[K]
+	idx int
+	*wire.Decoder
 }
 
 func (d *sectionDecoder[K]) fail(format string, args ...any) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...))
-	}
+	d.Fail(fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, args...)))
 }
 
 // count reads a count of items, each at least a byte long.
-func (d *sectionDecoder[K]) count() int {
-	if d.err != nil {
-		return 0
-	}
-	x, n := binary.Uvarint(d.data)
-	if n <= 0 {
-		d.fail("bad count")
-		return 0
-	}
-	d.data = d.data[n:]
-	if x > uint64(len(d.data)) {
-		d.fail("count %d exceeds the %d bytes left", x, len(d.data))
-		return 0
-	}
-	return int(x)
-}
+func (d *sectionDecoder[K]) count() int { return d.Count("count", 1, math.MaxInt) }
 
-func (d *sectionDecoder[K]) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	x, n := binary.Varint(d.data)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.data = d.data[n:]
-	return x
-}
+func (d *sectionDecoder[K]) varint() int64 { return d.Varint("") }
 
 // key decodes a key and returns it with its hash, checking that it belongs
 // to the section's key group.
 func (d *sectionDecoder[K]) key() (K, uint64) {
 	k := decodeField(d, d.b.keyCodec, "key")
-	if d.err != nil {
+	if d.Err() != nil {
 		return k, 0
 	}
 	h := d.b.hash(k)
@@ -304,27 +279,29 @@ func (d *sectionDecoder[K]) key() (K, uint64) {
 
 func decodeField[K comparable, T any](d *sectionDecoder[K], c Codec[T], what string) T {
 	var v T
-	if d.err != nil {
+	if d.Err() != nil {
 		return v
 	}
-	v, n, err := c.Decode(d.data)
+	v, n, err := c.Decode(d.Rest())
 	switch {
+	case err != nil && errors.Is(err, ErrCorrupt):
+		d.Fail(fmt.Errorf("%s: %w", what, err))
 	case err != nil:
-		d.err = fmt.Errorf("%s: %w", what, err)
-		if !errors.Is(err, ErrCorrupt) {
-			d.err = fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
-		}
-	case n < 0 || n > len(d.data):
-		d.fail("%s codec used %d of %d bytes", what, n, len(d.data))
+		d.Fail(fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err))
+	case n < 0 || n > d.Len():
+		d.fail("%s codec used %d of %d bytes", what, n, d.Len())
 	default:
-		d.data = d.data[n:]
+		d.Skip(what, n)
 	}
 	return v
 }
 
 func (d *sectionDecoder[K]) finish() error {
-	if d.err == nil && len(d.data) != 0 {
-		d.fail("%d bytes after the last entry", len(d.data))
+	if d.Err() == nil && d.Len() != 0 {
+		d.fail("%d bytes after the last entry", d.Len())
 	}
-	return d.err
+	if err := d.Err(); err != nil && !errors.Is(err, ErrCorrupt) {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return d.Err()
 }

@@ -142,11 +142,11 @@ func (s *listState[K, V]) restoreDelta(idx int, data []byte) error {
 
 func (s *listState[K, V]) decode(d *sectionDecoder[K]) []V {
 	l := d.count()
-	if d.err == nil && l == 0 {
+	if d.Err() == nil && l == 0 {
 		d.fail("empty list")
 	}
 	vs := make([]V, 0, l)
-	for j := 0; j < l && d.err == nil; j++ {
+	for j := 0; j < l && d.Err() == nil; j++ {
 		vs = append(vs, decodeField(d, s.codec, "list element"))
 	}
 	return vs

@@ -170,14 +170,14 @@ func (s *mapState[K, UK, UV]) restoreDelta(idx int, data []byte) error {
 
 func (s *mapState[K, UK, UV]) decode(d *sectionDecoder[K]) userMap[UK, UV] {
 	l := d.count()
-	if d.err == nil && l == 0 {
+	if d.Err() == nil && l == 0 {
 		d.fail("empty map")
 	}
 	m := make(map[UK]UV, l)
-	for j := 0; j < l && d.err == nil; j++ {
+	for j := 0; j < l && d.Err() == nil; j++ {
 		uk := decodeField(d, s.kc, "map key")
 		uv := decodeField(d, s.vc, "map value")
-		if _, dup := m[uk]; dup && d.err == nil {
+		if _, dup := m[uk]; dup && d.Err() == nil {
 			d.fail("duplicate map key")
 		}
 		m[uk] = uv

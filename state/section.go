@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/bits"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // The sections of value, list and map state share one layout: the number
@@ -65,13 +67,13 @@ func freezeState[K comparable, V any](name string, m *cowMap[K, V], base uint64,
 // restoreEntries adds the entries of a section written by freezeEntries
 // to key group index idx of m; decode reads one value.
 func restoreEntries[K comparable, V any](b *KeyedBackend[K], m *cowMap[K, V], idx int, data []byte, decode func(d *sectionDecoder[K]) V) error {
-	d := sectionDecoder[K]{b: b, idx: idx, data: data}
+	d := sectionDecoder[K]{b: b, idx: idx, Decoder: wire.NewDecoder(data)}
 	n := d.count()
 	m.reserve(idx, n)
-	for i := 0; i < n && d.err == nil; i++ {
+	for i := 0; i < n && d.Err() == nil; i++ {
 		k, h := d.key()
 		v := decode(&d)
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		c, inserted := m.upsert(idx, k, h)

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // Timers is a keyed timer service: event-time and processing-time timers
@@ -460,15 +462,15 @@ func (a *timerAppender[N]) Append(dst []byte, s timerSet[N]) []byte {
 // decodeSet decodes the timers of one key, numbering them in order.
 func (t *Timers[K, N]) decodeSet(d *sectionDecoder[K]) timerSet[N] {
 	l := d.count()
-	if d.err == nil && l == 0 {
+	if d.Err() == nil && l == 0 {
 		d.fail("key without timers")
 	}
 	var s timerSet[N]
 	s.epoch = t.b.v.cur
-	for j := 0; j < l && d.err == nil; j++ {
+	for j := 0; j < l && d.Err() == nil; j++ {
 		ns := decodeField(d, t.nc, "timer namespace")
 		ts := d.varint()
-		if d.err != nil {
+		if d.Err() != nil {
 			break
 		}
 		id := timerID[N]{ns, ts}
@@ -491,14 +493,14 @@ func (q *timerQueue[K, N]) added(k K, h uint64, s timerSet[N]) {
 }
 
 func (t *Timers[K, N]) restore(idx int, data []byte) error {
-	d := sectionDecoder[K]{b: t.b, idx: idx, data: data}
+	d := sectionDecoder[K]{b: t.b, idx: idx, Decoder: wire.NewDecoder(data)}
 	for _, q := range []*timerQueue[K, N]{&t.event, &t.proc} {
 		n := d.count()
 		q.m.reserve(idx, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err() == nil; i++ {
 			k, h := d.key()
 			s := t.decodeSet(&d)
-			if d.err != nil {
+			if d.Err() != nil {
 				break
 			}
 			c, inserted := q.m.upsert(idx, k, h)
@@ -517,7 +519,7 @@ func (t *Timers[K, N]) restore(idx int, data []byte) error {
 // restoreDelta applies an incremental section. Heap items of timers it
 // removes or replaces go stale and are dropped when they come up.
 func (t *Timers[K, N]) restoreDelta(idx int, data []byte) error {
-	d := sectionDecoder[K]{b: t.b, idx: idx, data: data}
+	d := sectionDecoder[K]{b: t.b, idx: idx, Decoder: wire.NewDecoder(data)}
 	for _, q := range []*timerQueue[K, N]{&t.event, &t.proc} {
 		applyDelta(&d, &q.m, idx, t.decodeSet,
 			func(s timerSet[N]) { q.count -= len(s.list) },

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // NewEnumerator discovers the files and hands them out one at a time to
@@ -254,29 +255,27 @@ func (s *enumState) encode() []byte {
 }
 
 func decodeEnumState(b []byte) (*enumState, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != enumStateVersion {
+	d := decoder{wire.NewDecoder(b)}
+	if v := d.Uvarint(""); d.Err() == nil && v != enumStateVersion {
 		return nil, fmt.Errorf("enumerator state version %d is not supported (this sluice reads version %d)", v, enumStateVersion)
 	}
-	flags := d.uvarint()
-	if d.err == nil && flags > 1 {
+	flags := d.Uvarint("")
+	if d.Err() == nil && flags > 1 {
 		d.fail("unknown flags")
 	}
-	st := &enumState{discovered: flags&1 != 0, watermark: d.varint(), maxSeen: d.varint(), processed: map[string]int64{}}
-	n := d.count(5)
+	st := &enumState{discovered: flags&1 != 0, watermark: d.Varint(""), maxSeen: d.Varint(""), processed: map[string]int64{}}
+	n := d.Count("", 5, 1<<30)
 	for range n {
 		st.pending = append(st.pending, d.split())
 	}
-	n = d.count(3)
+	n = d.Count("", 3, 1<<30)
 	for range n {
 		p := d.path()
-		st.processed[p] = d.varint()
+		st.processed[p] = d.Varint("")
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("decode enumerator state: %w", d.err)
+	d.Done()
+	if d.Err() != nil {
+		return nil, fmt.Errorf("decode enumerator state: %w", d.Err())
 	}
 	return st, nil
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strings"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // pendingFile names a part file in the sink's directory: the final and
@@ -43,10 +45,10 @@ func appendPending(b []byte, p *pendingFile) []byte {
 	return binary.AppendUvarint(b, uint64(p.size))
 }
 
-func (d *decoder) pending() pendingFile {
-	p := pendingFile{bucket: d.string(4096), final: d.string(maxPathLen), temp: d.string(maxPathLen)}
-	size := d.uvarint()
-	if d.err != nil {
+func (d decoder) pending() pendingFile {
+	p := pendingFile{bucket: d.String("", 4096), final: d.String("", maxPathLen), temp: d.String("", maxPathLen)}
+	size := d.Uvarint("")
+	if d.Err() != nil {
 		return p
 	}
 	if size > 1<<62 {
@@ -73,16 +75,14 @@ func encodeCommittable(p *pendingFile) []byte {
 }
 
 func decodeCommittable(b []byte) (pendingFile, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != committableVersion {
+	d := decoder{wire.NewDecoder(b)}
+	if v := d.Uvarint(""); d.Err() == nil && v != committableVersion {
 		return pendingFile{}, fmt.Errorf("file sink: committable version %d is not supported (this sluice reads version %d)", v, committableVersion)
 	}
 	p := d.pending()
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return pendingFile{}, fmt.Errorf("file sink: decode committable: %w", d.err)
+	d.Done()
+	if d.Err() != nil {
+		return pendingFile{}, fmt.Errorf("file sink: decode committable: %w", d.Err())
 	}
 	return p, nil
 }
@@ -103,26 +103,24 @@ func (s *writerState) encode() []byte {
 }
 
 func decodeWriterState(b []byte) (*writerState, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != writerStateVersion {
+	d := decoder{wire.NewDecoder(b)}
+	if v := d.Uvarint(""); d.Err() == nil && v != writerStateVersion {
 		return nil, fmt.Errorf("file sink: writer state version %d is not supported (this sluice reads version %d)", v, writerStateVersion)
 	}
 	st := &writerState{}
-	sub, par := d.uvarint(), d.uvarint()
-	if d.err == nil && (par < 1 || par > 1<<20 || sub >= par) {
+	sub, par := d.Uvarint(""), d.Uvarint("")
+	if d.Err() == nil && (par < 1 || par > 1<<20 || sub >= par) {
 		d.fail("invalid subtask or parallelism")
 	}
 	st.subtask, st.parallelism = int(sub), int(par)
-	st.next = d.uvarint()
-	n := d.count(5)
+	st.next = d.Uvarint("")
+	n := d.Count("", 5, 1<<30)
 	for range n {
-		st.parts = append(st.parts, inProgressFile{pendingFile: d.pending(), opened: d.varint()})
+		st.parts = append(st.parts, inProgressFile{pendingFile: d.pending(), opened: d.Varint("")})
 	}
-	if d.err == nil && len(d.b) > 0 {
-		d.fail("trailing bytes")
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("file sink: decode writer state: %w", d.err)
+	d.Done()
+	if d.Err() != nil {
+		return nil, fmt.Errorf("file sink: decode writer state: %w", d.Err())
 	}
 	return st, nil
 }

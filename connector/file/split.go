@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // Split is one file and the position of its next record: the source's
@@ -51,16 +52,14 @@ func (splitCodec) Encode(sp connector.Split) ([]byte, error) {
 }
 
 func (splitCodec) Decode(b []byte) (connector.Split, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != splitVersion {
+	d := decoder{wire.NewDecoder(b)}
+	if v := d.Uvarint(""); d.Err() == nil && v != splitVersion {
 		return nil, fmt.Errorf("file: split encoding version %d is not supported (this sluice reads version %d)", v, splitVersion)
 	}
 	s := d.split()
-	if d.err == nil && len(d.b) > 0 {
-		d.err = errors.New("trailing bytes")
-	}
-	if d.err != nil {
-		return nil, fmt.Errorf("file: decode split: %w", d.err)
+	d.Done()
+	if d.Err() != nil {
+		return nil, fmt.Errorf("file: decode split: %w", d.Err())
 	}
 	return s, nil
 }
@@ -79,81 +78,21 @@ func appendString(b []byte, s string) []byte {
 
 // decoder reads the binary encodings of this package; the first error
 // sticks.
-type decoder struct {
-	b   []byte
-	err error
-}
+type decoder struct{ *wire.Decoder }
 
-func (d *decoder) fail(msg string) {
-	if d.err == nil {
-		d.err = errors.New(msg)
-	}
-}
+func (d decoder) fail(msg string) { d.Fail(errors.New(msg)) }
 
-func (d *decoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("truncated or malformed number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("truncated or malformed number")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string(max int) string {
-	n := d.uvarint()
-	if d.err != nil {
-		return ""
-	}
-	if n > uint64(len(d.b)) || n > uint64(max) {
-		d.fail("string longer than its data or the limit")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-// count reads a number of entries, each at least minSize bytes long.
-func (d *decoder) count(minSize int) int {
-	n := d.uvarint()
-	if d.err != nil {
-		return 0
-	}
-	if n > uint64(len(d.b)/minSize) {
-		d.fail("more entries than data")
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) path() string {
-	p := d.string(maxPathLen)
-	if d.err == nil && (p == "" || strings.IndexByte(p, 0) >= 0) {
+func (d decoder) path() string {
+	p := d.String("", maxPathLen)
+	if d.Err() == nil && (p == "" || strings.IndexByte(p, 0) >= 0) {
 		d.fail("invalid path")
 	}
 	return p
 }
 
-func (d *decoder) split() *Split {
-	s := &Split{Path: d.path(), Offset: d.varint(), Line: d.varint(), ModTime: d.varint()}
-	if d.err == nil && (s.Offset < 0 || s.Line < 1) {
+func (d decoder) split() *Split {
+	s := &Split{Path: d.path(), Offset: d.Varint(""), Line: d.Varint(""), ModTime: d.Varint("")}
+	if d.Err() == nil && (s.Offset < 0 || s.Line < 1) {
 		d.fail(fmt.Sprintf("invalid position %d, line %d", s.Offset, s.Line))
 	}
 	return s

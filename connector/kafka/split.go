@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // Split is one partition of a topic and the reader's progress in it: the
@@ -70,12 +71,12 @@ func appendSplit(b []byte, s *Split) []byte {
 func (splitCodec) Decode(b []byte) (connector.Split, error) { return decodeSplit(b) }
 
 func decodeSplit(b []byte) (*Split, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != splitVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Uvarint(""); d.Err() == nil && v != splitVersion {
 		return nil, fmt.Errorf("kafka: unknown split encoding version %d", v)
 	}
-	s := &Split{Topic: d.string(maxName), Partition: d.int32(), Next: d.varint(), Stop: d.varint()}
-	if err := d.done(); err != nil {
+	s := &Split{Topic: d.String("", maxName), Partition: d.Int32(""), Next: d.Varint(""), Stop: d.Varint("")}
+	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("kafka: decode split: %w", err)
 	}
 	if err := s.validate(); err != nil {
@@ -128,20 +129,20 @@ func (st *enumState) encode() []byte {
 const maxEntries = 1 << 20
 
 func decodeEnumState(b []byte) (*enumState, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != enumStateVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Uvarint(""); d.Err() == nil && v != enumStateVersion {
 		return nil, fmt.Errorf("kafka: unknown enumerator state version %d", v)
 	}
-	flags := d.uvarint()
-	if d.err == nil && flags&^1 != 0 {
+	flags := d.Uvarint("")
+	if d.Err() == nil && flags&^1 != 0 {
 		return nil, fmt.Errorf("kafka: unknown enumerator state flags %#x", flags)
 	}
 	st := &enumState{initialized: flags&1 != 0, known: map[string]int32{}}
-	n := d.count(maxEntries)
+	n := d.Count("", 1, maxEntries)
 	for range n {
-		t := d.string(maxName)
-		p := d.int32()
-		if d.err != nil {
+		t := d.String("", maxName)
+		p := d.Int32("")
+		if d.Err() != nil {
 			break
 		}
 		if t == "" || p < 0 {
@@ -152,10 +153,10 @@ func decodeEnumState(b []byte) (*enumState, error) {
 		}
 		st.known[t] = p
 	}
-	n = d.count(maxEntries)
+	n = d.Count("", 1, maxEntries)
 	for range n {
-		raw := d.bytes(1 << 12)
-		if d.err != nil {
+		raw := d.Bytes("", 1<<12)
+		if d.Err() != nil {
 			break
 		}
 		s, err := decodeSplit(raw)
@@ -164,7 +165,7 @@ func decodeEnumState(b []byte) (*enumState, error) {
 		}
 		st.unassigned = append(st.unassigned, s)
 	}
-	if err := d.done(); err != nil {
+	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("kafka: decode enumerator state: %w", err)
 	}
 	return st, nil

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 // transactionalID is the id of slot n of subtask's pool.
@@ -34,12 +36,12 @@ func (c *committable) encode() []byte {
 }
 
 func decodeCommittable(b []byte) (*committable, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != committableVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Uvarint(""); d.Err() == nil && v != committableVersion {
 		return nil, fmt.Errorf("kafka: unknown committable version %d", v)
 	}
-	c := &committable{TransactionalID: d.string(maxName), ProducerID: d.varint(), ProducerEpoch: d.int16(), Checkpoint: d.varint()}
-	if err := d.done(); err != nil {
+	c := &committable{TransactionalID: d.String("", maxName), ProducerID: d.Varint(""), ProducerEpoch: d.Int16(""), Checkpoint: d.Varint("")}
+	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("kafka: decode committable: %w", err)
 	}
 	if c.TransactionalID == "" || c.ProducerID < 0 || c.ProducerEpoch < 0 {
@@ -248,22 +250,22 @@ const (
 )
 
 func decodeWriterState(b []byte) (*writerState, error) {
-	d := decoder{b: b}
-	if v := d.uvarint(); d.err == nil && v != writerStateVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Uvarint(""); d.Err() == nil && v != writerStateVersion {
 		return nil, fmt.Errorf("kafka: unknown sink writer state version %d", v)
 	}
-	s := &writerState{Prefix: d.string(maxName)}
-	s.Subtask = d.count(maxParallelism)
-	s.Parallelism = d.count(maxParallelism)
-	s.PoolSize = d.count(maxPoolSize)
-	s.Next = d.count(maxPoolSize)
-	s.Checkpoint = d.varint()
-	n := d.count(maxPoolSize)
+	s := &writerState{Prefix: d.String("", maxName)}
+	s.Subtask = d.Uint("", maxParallelism)
+	s.Parallelism = d.Uint("", maxParallelism)
+	s.PoolSize = d.Uint("", maxPoolSize)
+	s.Next = d.Uint("", maxPoolSize)
+	s.Checkpoint = d.Varint("")
+	n := d.Count("", 1, maxPoolSize)
 	for range n {
-		r := reservedSlot{Slot: d.count(maxPoolSize)}
-		kind := d.uvarint()
-		r.At, r.PID, r.Epoch = d.varint(), d.varint(), d.int16()
-		if d.err != nil {
+		r := reservedSlot{Slot: d.Uint("", maxPoolSize)}
+		kind := d.Uvarint("")
+		r.At, r.PID, r.Epoch = d.Varint(""), d.Varint(""), d.Int16("")
+		if d.Err() != nil {
 			break
 		}
 		if kind != 1 && kind != 2 {
@@ -272,7 +274,7 @@ func decodeWriterState(b []byte) (*writerState, error) {
 		r.Committed = kind == 2
 		s.Reserved = append(s.Reserved, r)
 	}
-	if err := d.done(); err != nil {
+	if err := d.Done(); err != nil {
 		return nil, fmt.Errorf("kafka: decode sink writer state: %w", err)
 	}
 	switch {

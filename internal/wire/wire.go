@@ -158,6 +158,16 @@ func (d *Decoder) Uint32(what string) uint32 {
 	return v
 }
 
+// Uint reads an unsigned varint that must be at most max.
+func (d *Decoder) Uint(what string, max int) int {
+	n := d.Uvarint(what)
+	if d.err == nil && n > uint64(max) {
+		d.fail(what, fmt.Errorf("%d exceeds %d", n, max))
+		return 0
+	}
+	return int(n)
+}
+
 // Count reads an unsigned varint count of entries each at least minSize
 // (> 0) bytes long, and at most max of them: a count the rest of the
 // input cannot hold is an error, so that no decoder allocates for

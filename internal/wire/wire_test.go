@@ -17,6 +17,7 @@ func TestDecoder(t *testing.T) {
 	b = append(b, "abc"...)
 	b = binary.AppendVarint(b, math.MinInt32)
 	b = binary.AppendVarint(b, 12)
+	b = binary.AppendUvarint(b, 12)
 	b = binary.AppendUvarint(b, 2)
 	b = append(b, 1, 2)
 
@@ -41,6 +42,9 @@ func TestDecoder(t *testing.T) {
 	}
 	if got := d.Int16("h"); got != 12 {
 		t.Errorf("Int16 = %d", got)
+	}
+	if got := d.Uint("n", 12); got != 12 {
+		t.Errorf("Uint = %d", got)
 	}
 	if got := d.Count("c", 1, 10); got != 2 || d.Len() != 2 {
 		t.Errorf("Count = %d, %d left", got, d.Len())
@@ -68,6 +72,7 @@ func TestDecoderErrors(t *testing.T) {
 		{"int16 range", binary.AppendVarint(nil, -1<<15-1), func(d *Decoder) { d.Int16("p") }, nil, "out of int16 range"},
 		{"byte", nil, func(d *Decoder) { d.Byte("kind") }, ErrTruncated, "kind: truncated"},
 		{"uint32", []byte{1, 2, 3}, func(d *Decoder) { d.Uint32("crc") }, ErrTruncated, "crc: truncated"},
+		{"uint over max", binary.AppendUvarint(nil, 11), func(d *Decoder) { d.Uint("slot", 10) }, nil, "slot: 11 exceeds 10"},
 		{"count over max", binary.AppendUvarint(nil, 11), func(d *Decoder) { d.Count("n", 1, 10) }, nil, "n 11 exceeds 10"},
 		{"count over data", append(binary.AppendUvarint(nil, 3), 0, 0, 0, 0, 0), func(d *Decoder) { d.Count("n", 2, 10) }, ErrTruncated, "n 3 exceeds what the 5 bytes left can hold"},
 		{"bytes over max", append(binary.AppendUvarint(nil, 4), "abcd"...), func(d *Decoder) { d.Bytes("name", 3) }, nil, "name: length 4 exceeds 3"},
