@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/checkpoint/coordinator"
-	"github.com/sluicehq/sluice/checkpoint/storage"
 	"github.com/sluicehq/sluice/connector"
 )
 
@@ -45,24 +44,10 @@ func (a *attempt) actOn(acts []coordinator.Action) error {
 	return nil
 }
 
-func toKind(k coordinator.Kind) CheckpointKind {
-	switch k {
-	case coordinator.KindSavepoint:
-		return KindSavepoint
-	case coordinator.KindFinal:
-		return KindFinal
-	}
-	return KindCheckpoint
-}
-
 func (a *attempt) trigger(x coordinator.Trigger) {
-	kind := toKind(x.Kind)
-	sk := storage.KindCheckpoint
-	if kind == KindSavepoint {
-		sk = storage.KindSavepoint
-	}
+	kind := x.Kind
 	a.j.maxTriggered = max(a.j.maxTriggered, x.ID)
-	p, err := a.j.store.Begin(a.ctx, x.ID, sk)
+	p, err := a.j.store.Begin(a.ctx, x.ID, kind)
 	if err != nil {
 		a.coord.Fail(x.ID, fmt.Errorf("begin checkpoint %d: %w", x.ID, err), time.Now())
 		return
@@ -116,7 +101,7 @@ func (a *attempt) store(id int64) {
 
 func (a *attempt) complete(x coordinator.Complete) error {
 	path := a.storedPaths[x.ID]
-	if toKind(x.Kind) == KindSavepoint {
+	if x.Kind == KindSavepoint {
 		// A savepoint commits no side effects: what two-phase sinks
 		// pre-committed for it stays pending until the next checkpoint.
 		a.logger.Info("savepoint completed", "checkpoint", x.ID, "path", path)
@@ -131,7 +116,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 	a.completed.add(x.ID)
 	a.j.lastCompleted = max(a.j.lastCompleted, x.ID)
 	if h := a.cfg.Hooks.CheckpointCompleted; h != nil {
-		h(x.ID, toKind(x.Kind))
+		h(x.ID, x.Kind)
 	}
 	a.allTasks(func(t *task) {
 		t.mail.post(func() error { return t.notifyComplete(x.ID) })
@@ -159,7 +144,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 		r.mu.Unlock()
 		took = time.Since(r.started)
 	}
-	a.logger.Info("checkpoint completed", "checkpoint", x.ID, "kind", toKind(x.Kind).String(), "path", path,
+	a.logger.Info("checkpoint completed", "checkpoint", x.ID, "kind", x.Kind.String(), "path", path,
 		"duration", took, "unalignedSubtasks", unaligned, "inflightRecords", inflight, "keyedBytes", keyedBytes, "keyedDeltas", deltas)
 	a.j.emit(JobEvent{Kind: "checkpoint-completed", CheckpointID: x.ID, Path: path, Duration: took, Unaligned: unaligned, InflightRecords: inflight,
 		KeyedDeltas: deltas, KeyedBytes: keyedBytes})
@@ -167,7 +152,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 		req.reply <- savepointResult{path: path}
 		delete(a.requests, x.ID)
 	}
-	if toKind(x.Kind) == KindFinal {
+	if x.Kind == KindFinal {
 		for _, req := range a.stopReqs {
 			req.reply <- savepointResult{path: path}
 		}
@@ -191,7 +176,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 }
 
 func (a *attempt) abort(x coordinator.Abort) {
-	a.logger.Warn("checkpoint aborted", "checkpoint", x.ID, "kind", toKind(x.Kind).String(), "reason", x.Reason)
+	a.logger.Warn("checkpoint aborted", "checkpoint", x.ID, "kind", x.Kind.String(), "reason", x.Reason)
 	a.j.emit(JobEvent{Kind: "checkpoint-aborted", CheckpointID: x.ID, Err: x.Reason})
 	a.allTasks(func(t *task) {
 		t.mail.post(func() error { return t.notifyAborted(x.ID) })

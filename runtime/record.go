@@ -1,6 +1,10 @@
 package runtime
 
-import "math"
+import (
+	"math"
+
+	"github.com/sluicehq/sluice/checkpoint"
+)
 
 // NoTimestamp is the timestamp of a record that has none.
 const NoTimestamp int64 = math.MinInt64
@@ -51,30 +55,20 @@ func (k EventKind) String() string {
 }
 
 // CheckpointKind distinguishes periodic checkpoints, user savepoints and the
-// final checkpoint taken when all bounded input has ended.
-type CheckpointKind uint8
+// final checkpoint taken when all bounded input has ended or the job is
+// stopped. It is [checkpoint.Kind], the one type the coordinator, the
+// storage and the runtime share.
+type CheckpointKind = checkpoint.Kind
 
 const (
 	// KindCheckpoint is a periodic checkpoint.
-	KindCheckpoint CheckpointKind = iota + 1
+	KindCheckpoint = checkpoint.KindCheckpoint
 	// KindSavepoint is a checkpoint triggered by the user, never removed by retention.
-	KindSavepoint
+	KindSavepoint = checkpoint.KindSavepoint
 	// KindFinal is the checkpoint after all bounded sources ended: two-phase
 	// sinks commit everything when it completes.
-	KindFinal
+	KindFinal = checkpoint.KindFinal
 )
-
-func (k CheckpointKind) String() string {
-	switch k {
-	case KindCheckpoint:
-		return "checkpoint"
-	case KindSavepoint:
-		return "savepoint"
-	case KindFinal:
-		return "final"
-	}
-	return "unknown"
-}
 
 // Barrier is the in-band marker of a checkpoint.
 type Barrier struct {

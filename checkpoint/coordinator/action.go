@@ -3,6 +3,8 @@ package coordinator
 import (
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/checkpoint"
 )
 
 // Action is a decision of the Coordinator that the runtime must carry out,
@@ -20,7 +22,7 @@ type Action interface {
 type Trigger struct {
 	ID        int64
 	Timestamp time.Time // the time the checkpoint was triggered
-	Kind      Kind
+	Kind      checkpoint.Kind
 }
 
 // Store says that every subtask acknowledged checkpoint ID: the runtime
@@ -28,18 +30,18 @@ type Trigger struct {
 // [Coordinator.Stored]. Kind tells where a savepoint goes.
 type Store struct {
 	ID   int64
-	Kind Kind
+	Kind checkpoint.Kind
 }
 
 // Complete says that checkpoint ID is complete and durable. For
-// [KindCheckpoint] and [KindFinal] the runtime notifies every subtask
+// [checkpoint.KindCheckpoint] and [checkpoint.KindFinal] the runtime notifies every subtask
 // (notifications are subsuming: completing ID covers every id below it) and
-// may delete older checkpoints by retention; after a KindFinal completes the
-// job may finish. For [KindSavepoint] the runtime tells the requester and
+// may delete older checkpoints by retention; after a checkpoint.KindFinal completes the
+// job may finish. For [checkpoint.KindSavepoint] the runtime tells the requester and
 // notifies no subtask.
 type Complete struct {
 	ID   int64
-	Kind Kind
+	Kind checkpoint.Kind
 }
 
 // Abort says that checkpoint ID will never complete: the runtime notifies
@@ -50,7 +52,7 @@ type Complete struct {
 // stopped), in which case there is nothing to notify or discard.
 type Abort struct {
 	ID     int64
-	Kind   Kind
+	Kind   checkpoint.Kind
 	Reason error // wraps ErrTimeout, ErrDeclined, ErrStoreFailed, ErrSubsumed, ErrStopped or ErrTooManyFailures
 }
 

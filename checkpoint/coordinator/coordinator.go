@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/sluicehq/sluice/checkpoint"
 )
 
 // Coordinator is the checkpoint coordinator's state machine for one
@@ -142,11 +144,11 @@ func (c *Coordinator) Stored(id int64, err error, now time.Time) {
 // Config.MaxConcurrent checkpoints are pending: then it is queued and
 // triggered as soon as one settles, before any periodic checkpoint. The
 // returned id is settled by a [Complete] or an [Abort] of kind
-// [KindSavepoint]. RequestSavepoint returns [ErrStopped] once the
+// [checkpoint.KindSavepoint]. RequestSavepoint returns [ErrStopped] once the
 // coordinator stopped and [ErrFinalRequested] once a final checkpoint was
 // requested.
 func (c *Coordinator) RequestSavepoint(now time.Time) (int64, error) {
-	return c.request(KindSavepoint, now)
+	return c.request(checkpoint.KindSavepoint, now)
 }
 
 // RequestFinal requests the final checkpoint, for when every bounded input
@@ -160,12 +162,12 @@ func (c *Coordinator) RequestSavepoint(now time.Time) (int64, error) {
 // fails the job, another final checkpoint with a new id is triggered like a
 // periodic one would be: Config.Interval after the failed one was triggered
 // (if Interval is not 0) and Config.MinPause after it failed. The job may
-// finish once a [Complete] of kind [KindFinal] comes, whatever its id.
+// finish once a [Complete] of kind [checkpoint.KindFinal] comes, whatever its id.
 //
 // RequestFinal returns the id of the first attempt, [ErrStopped] once the
 // coordinator stopped and [ErrFinalRequested] if it was called before.
 func (c *Coordinator) RequestFinal(now time.Time) (int64, error) {
-	return c.request(KindFinal, now)
+	return c.request(checkpoint.KindFinal, now)
 }
 
 // Stop stops the coordinator, for example because the job is cancelled or
@@ -231,7 +233,7 @@ func (c *Coordinator) Pending() []int64 {
 }
 
 // LatestCompleted returns the id of the latest checkpoint of kind
-// [KindCheckpoint] or [KindFinal] completed by this Coordinator, or 0 if
+// [checkpoint.KindCheckpoint] or [checkpoint.KindFinal] completed by this Coordinator, or 0 if
 // none has. Savepoints are not counted.
 func (c *Coordinator) LatestCompleted() int64 { return c.latestCompleted }
 
@@ -279,7 +281,7 @@ func (c *Coordinator) advance() {
 	if at, due := c.periodicAt(); due && !c.now.Before(at) {
 		id := c.nextID
 		c.nextID++
-		c.trigger(id, KindCheckpoint)
+		c.trigger(id, checkpoint.KindCheckpoint)
 		c.nextPeriodic = c.now.Add(c.cfg.Interval)
 	}
 }
@@ -302,7 +304,7 @@ func (c *Coordinator) periodicAt() (time.Time, bool) {
 
 func (c *Coordinator) slotFree() bool { return len(c.pending) < c.cfg.MaxConcurrent }
 
-func (c *Coordinator) request(kind Kind, now time.Time) (int64, error) {
+func (c *Coordinator) request(kind checkpoint.Kind, now time.Time) (int64, error) {
 	c.observe(now)
 	switch {
 	case c.stopped:
@@ -313,14 +315,14 @@ func (c *Coordinator) request(kind Kind, now time.Time) (int64, error) {
 	id := c.nextID
 	c.nextID++
 	c.queue = append(c.queue, request{id: id, kind: kind})
-	if kind == KindFinal {
+	if kind == checkpoint.KindFinal {
 		c.finalRequested = true
 	}
 	c.advance()
 	return id, nil
 }
 
-func (c *Coordinator) trigger(id int64, kind Kind) {
+func (c *Coordinator) trigger(id int64, kind checkpoint.Kind) {
 	c.pending = append(c.pending, &pending{
 		id:        id,
 		kind:      kind,
@@ -334,14 +336,14 @@ func (c *Coordinator) trigger(id int64, kind Kind) {
 func (c *Coordinator) complete(p *pending) {
 	c.remove(p)
 	c.emit(Complete{ID: p.id, Kind: p.kind})
-	if p.kind == KindSavepoint {
+	if p.kind == checkpoint.KindSavepoint {
 		return
 	}
 	c.latestCompleted = p.id
 	c.failures = 0
 	var subsumed []*pending
 	for _, q := range c.pending {
-		if q.id < p.id && q.kind != KindSavepoint {
+		if q.id < p.id && q.kind != checkpoint.KindSavepoint {
 			subsumed = append(subsumed, q)
 		}
 	}
@@ -357,7 +359,7 @@ func (c *Coordinator) complete(p *pending) {
 func (c *Coordinator) abort(p *pending, why error, failure bool) {
 	c.remove(p)
 	c.emit(Abort{ID: p.id, Kind: p.kind, Reason: why})
-	if failure && p.kind != KindSavepoint {
+	if failure && p.kind != checkpoint.KindSavepoint {
 		// Completing n subsumes every pending checkpoint below n, so a
 		// failure is always newer than LatestCompleted: it breaks the
 		// current run of successes.
@@ -368,7 +370,7 @@ func (c *Coordinator) abort(p *pending, why error, failure bool) {
 			return
 		}
 	}
-	if p.kind == KindFinal && !c.stopped {
+	if p.kind == checkpoint.KindFinal && !c.stopped {
 		retry := c.now.Add(c.minPause())
 		if c.cfg.Interval > 0 {
 			if t := p.triggered.Add(c.cfg.Interval); t.After(retry) {
@@ -377,7 +379,7 @@ func (c *Coordinator) abort(p *pending, why error, failure bool) {
 		}
 		id := c.nextID
 		c.nextID++
-		c.queue = append(c.queue, request{id: id, kind: KindFinal, notBefore: retry})
+		c.queue = append(c.queue, request{id: id, kind: checkpoint.KindFinal, notBefore: retry})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/checkpoint"
 )
 
 // TestInvariants drives coordinators with random events under several
@@ -36,8 +38,8 @@ type checker struct {
 	c   *Coordinator
 	now time.Time
 
-	triggered      map[int64]Kind
-	requested      map[int64]Kind
+	triggered      map[int64]checkpoint.Kind
+	requested      map[int64]checkpoint.Kind
 	storing        map[int64]bool
 	settled        map[int64]bool
 	lastTrigger    int64
@@ -56,7 +58,7 @@ func runRandom(t *testing.T, cfg Config, r *rand.Rand, steps int) {
 	}
 	k := &checker{
 		t: t, cfg: cfg.withDefaults(), c: c, now: epoch,
-		triggered: map[int64]Kind{}, requested: map[int64]Kind{},
+		triggered: map[int64]checkpoint.Kind{}, requested: map[int64]checkpoint.Kind{},
 		storing: map[int64]bool{}, settled: map[int64]bool{},
 	}
 	pick := func(ids []int64) int64 {
@@ -122,11 +124,11 @@ func runRandom(t *testing.T, cfg Config, r *rand.Rand, steps int) {
 		case n < 95:
 			desc = "savepoint"
 			id, err := c.RequestSavepoint(k.now)
-			k.request(id, err, KindSavepoint)
+			k.request(id, err, checkpoint.KindSavepoint)
 		case n < 97:
 			desc = "final"
 			id, err := c.RequestFinal(k.now)
-			k.request(id, err, KindFinal)
+			k.request(id, err, checkpoint.KindFinal)
 		case n < 98 && step > steps/2:
 			desc = "stop"
 			c.Stop(errors.New("cancelled"))
@@ -165,7 +167,7 @@ func runRandom(t *testing.T, cfg Config, r *rand.Rand, steps int) {
 	}
 }
 
-func (k *checker) request(id int64, err error, kind Kind) {
+func (k *checker) request(id int64, err error, kind checkpoint.Kind) {
 	switch {
 	case k.stopped && !errors.Is(err, ErrStopped):
 		k.t.Fatalf("request %v after stop: %d, %v", kind, id, err)
@@ -176,7 +178,7 @@ func (k *checker) request(id int64, err error, kind Kind) {
 			k.t.Fatalf("request returned used id %d", id)
 		}
 		k.requested[id] = kind
-		if kind == KindFinal {
+		if kind == checkpoint.KindFinal {
 			k.finalRequested, k.finalID = true, id
 		}
 	}
@@ -235,11 +237,11 @@ func (k *checker) actions(desc string, as []Action, storedOK int64) {
 				fail("trigger timestamp %v, now %v", a.Timestamp, k.c.now)
 			}
 			switch kind, ok := k.requested[a.ID]; {
-			case a.Kind == KindCheckpoint && (ok || k.finalRequested && a.ID > k.finalID):
+			case a.Kind == checkpoint.KindCheckpoint && (ok || k.finalRequested && a.ID > k.finalID):
 				fail("periodic checkpoint %d requested or after final", a.ID)
-			case a.Kind == KindSavepoint && kind != KindSavepoint:
+			case a.Kind == checkpoint.KindSavepoint && kind != checkpoint.KindSavepoint:
 				fail("savepoint %d not requested", a.ID)
-			case a.Kind == KindFinal && !k.finalRequested:
+			case a.Kind == checkpoint.KindFinal && !k.finalRequested:
 				fail("final %d not requested", a.ID)
 			}
 			k.lastTrigger = a.ID
@@ -253,7 +255,7 @@ func (k *checker) actions(desc string, as []Action, storedOK int64) {
 			if !k.storing[a.ID] || k.settled[a.ID] || a.ID != storedOK || k.triggered[a.ID] != a.Kind {
 				fail("complete %d without store", a.ID)
 			}
-			if a.Kind != KindSavepoint {
+			if a.Kind != checkpoint.KindSavepoint {
 				if a.ID <= k.lastComplete {
 					fail("complete %d not increasing (last %d)", a.ID, k.lastComplete)
 				}
@@ -268,7 +270,7 @@ func (k *checker) actions(desc string, as []Action, storedOK int64) {
 			if k.settled[a.ID] || kind != a.Kind || a.Reason == nil {
 				fail("abort %d not pending", a.ID)
 			}
-			if errors.Is(a.Reason, ErrSubsumed) && (a.Kind == KindSavepoint || a.ID >= k.lastComplete) {
+			if errors.Is(a.Reason, ErrSubsumed) && (a.Kind == checkpoint.KindSavepoint || a.ID >= k.lastComplete) {
 				fail("bad subsumption of %d", a.ID)
 			}
 			k.settled[a.ID] = true

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/checkpoint"
 )
 
 // pending is a triggered checkpoint that has not settled yet.
 type pending struct {
 	id        int64
-	kind      Kind
+	kind      checkpoint.Kind
 	triggered time.Time
 	acked     []bool // by index into Coordinator.tasks
 	nAcked    int
@@ -19,7 +21,7 @@ type pending struct {
 // request is a savepoint or final checkpoint waiting for a free slot.
 type request struct {
 	id        int64
-	kind      Kind
+	kind      checkpoint.Kind
 	notBefore time.Time // zero, or when a retried final checkpoint may trigger
 }
 

@@ -1,32 +1,23 @@
 package storage
 
-import "strconv"
+import "github.com/sluicehq/sluice/checkpoint"
 
-// Kind says whether a directory holds a checkpoint or a savepoint.
-type Kind uint8
+// Kind says whether a directory holds a checkpoint or a savepoint: it is
+// [checkpoint.Kind]. A final checkpoint is stored as a checkpoint.
+type Kind = checkpoint.Kind
 
-// Kinds of checkpoint. The values are part of the _metadata format.
+// Kinds of checkpoint that storage tells apart. The values are part of the
+// _metadata format.
 const (
-	// KindCheckpoint is a periodic checkpoint taken by the runtime. It is
-	// stored in chk-<n>/, considered by Latest and deleted by Retain.
-	KindCheckpoint Kind = iota + 1
+	// KindCheckpoint is a periodic (or final) checkpoint taken by the
+	// runtime. It is stored in chk-<n>/, considered by Latest and deleted by
+	// Retain.
+	KindCheckpoint = checkpoint.KindCheckpoint
 	// KindSavepoint is a checkpoint triggered by the user. It is stored in
-	// savepoint-<n>-<suffix>/, restored only by explicit path (Load) and never
-	// deleted by Retain.
-	KindSavepoint
+	// savepoint-<n>-<suffix>/, restored only by explicit path (Load) and
+	// never deleted by Retain.
+	KindSavepoint = checkpoint.KindSavepoint
 )
 
-// Valid reports whether k is one of the defined kinds.
-func (k Kind) Valid() bool { return k == KindCheckpoint || k == KindSavepoint }
-
-// String returns "checkpoint" or "savepoint".
-func (k Kind) String() string {
-	switch k {
-	case KindCheckpoint:
-		return "checkpoint"
-	case KindSavepoint:
-		return "savepoint"
-	default:
-		return "kind(" + strconv.Itoa(int(k)) + ")"
-	}
-}
+// storedKind reports whether k is a kind a _metadata file may hold.
+func storedKind(k Kind) bool { return k == KindCheckpoint || k == KindSavepoint }

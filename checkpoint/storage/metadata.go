@@ -129,7 +129,7 @@ func (m *Metadata) validate() error {
 	if m.ID < 0 {
 		return fmt.Errorf("negative checkpoint id %d", m.ID)
 	}
-	if !m.Kind.Valid() {
+	if !storedKind(m.Kind) {
 		return fmt.Errorf("unknown kind %d", m.Kind)
 	}
 	seen := make(map[string]struct{}, len(m.Files))

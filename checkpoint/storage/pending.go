@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/sluicehq/sluice/checkpoint"
 )
 
 // Pending is a checkpoint being written: create its state files, declare
@@ -57,9 +59,10 @@ type fileRecord struct {
 const maxBeginAttempts = 5
 
 // Begin starts checkpoint id of the given kind and creates its directory:
-// chk-<id> for a checkpoint, savepoint-<id>-<random> for a savepoint. It
-// returns an error wrapping ErrExists if checkpoint id is already complete,
-// pending in this Storage or being deleted by Retain. A leftover partial
+// chk-<id> for a checkpoint (a final checkpoint is stored as one),
+// savepoint-<id>-<random> for a savepoint. It returns an error wrapping
+// ErrExists if checkpoint id is already complete, pending in this Storage
+// or being deleted by Retain. A leftover partial
 // directory of the same checkpoint (from a crashed or failed attempt) is
 // deleted first, with a log message.
 //
@@ -71,7 +74,10 @@ func (s *Storage) Begin(ctx context.Context, id int64, kind Kind) (*Pending, err
 	if id < 0 {
 		return nil, fmt.Errorf("begin checkpoint %d: negative id", id)
 	}
-	if !kind.Valid() {
+	if kind == checkpoint.KindFinal {
+		kind = KindCheckpoint
+	}
+	if !storedKind(kind) {
 		return nil, fmt.Errorf("begin checkpoint %d: unknown kind %d", id, kind)
 	}
 	for attempt := 0; ; attempt++ {
