@@ -40,6 +40,10 @@ type BenchOptions struct {
 	Seed uint64
 	// Logger receives the job's logs (default: discarded).
 	Logger *slog.Logger
+	// Started, when set, is called once the job started, before its
+	// records are awaited (e.g. to serve it over HTTP: sluice bench
+	// nexmark --http).
+	Started func(job *runtime.Job, env *stream.Env)
 }
 
 // BenchResult is the outcome of a run. It marshals to one JSON object.
@@ -131,7 +135,14 @@ func RunBench(ctx context.Context, opts BenchOptions) (BenchResult, error) {
 		return BenchResult{}, err
 	}
 	r, err := Measure(opts, func() (int64, uint64, error) {
-		if err := env.Execute(ctx); err != nil {
+		job, err := env.Start(ctx)
+		if err == nil {
+			if opts.Started != nil {
+				opts.Started(job, env)
+			}
+			err = job.Wait()
+		}
+		if err != nil {
 			return 0, 0, fmt.Errorf("nexmark %s: %w", opts.Query, err)
 		}
 		return sink.Count(), sink.Sum(), nil

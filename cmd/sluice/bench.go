@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/nexmark"
+	"github.com/sluicehq/sluice/runtime"
+	"github.com/sluicehq/sluice/stream"
 )
 
-const benchSynopsis = "bench nexmark --query qN [--events N] [--parallelism P] [--tps R] [--checkpoint-interval D]"
+const benchSynopsis = "bench nexmark --query qN [--events N] [--parallelism P] [--tps R] [--checkpoint-interval D] [--http ADDR [--scrape D]]"
 
 // bench runs `sluice bench nexmark`: one Nexmark query into a discarding
 // sink, printing the result as one JSON object on its last line.
@@ -31,6 +33,8 @@ func (a *app) bench(args []string) int {
 	fs.Var(&par, "parallelism", "parallelism of every operator (`P`, at least 1)")
 	tps := fs.Int64("tps", 0, "event-time rate in events per second (0: the events span 10 s of event time)")
 	interval := fs.Duration("checkpoint-interval", 10*time.Second, "checkpoint interval (0: no checkpoints)")
+	httpAddr := fs.String("http", "off", "serve the job's metrics, REST API and dashboard on `ADDR` while it runs (off: none), to measure their cost")
+	scrape := fs.Duration("scrape", 0, "with --http, fetch /metrics and /api/v1/job every `D` during the run (0: never)")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return flagErr(err)
@@ -48,6 +52,12 @@ func (a *app) bench(args []string) int {
 	if *interval < 0 {
 		mistakes = append(mistakes, fmt.Sprintf("--checkpoint-interval %v: use a positive duration, or 0 for no checkpoints", *interval))
 	}
+	if err := a.checkHTTPAddr(*httpAddr); err != nil {
+		mistakes = append(mistakes, "--http: "+err.Error())
+	}
+	if *scrape < 0 || (*scrape > 0 && *httpAddr == "off") {
+		mistakes = append(mistakes, fmt.Sprintf("--scrape %v: use a positive duration, with --http", *scrape))
+	}
 	if len(mistakes) > 0 {
 		for _, m := range mistakes {
 			fmt.Fprintf(a.stderr, "sluice bench nexmark: %s\n", m)
@@ -56,7 +66,13 @@ func (a *app) bench(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	res, err := nexmark.RunBench(ctx, nexmark.BenchOptions{Query: *query, Events: int64(events), Parallelism: int(par), TPS: *tps, CheckpointInterval: *interval})
+	opts := nexmark.BenchOptions{Query: *query, Events: int64(events), Parallelism: int(par), TPS: *tps, CheckpointInterval: *interval}
+	if *httpAddr != "off" {
+		var served benchServer
+		defer served.close()
+		opts.Started = func(job *runtime.Job, env *stream.Env) { served.start(a, job, env, *httpAddr, *scrape) }
+	}
+	res, err := nexmark.RunBench(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(a.stderr, "sluice bench nexmark: %v\n", err)
 		return exitFailed

@@ -49,6 +49,9 @@ Usage:
   sluice plan PIPELINE.yaml [flags]    validate a pipeline and print its job graph and guarantee
   sluice connectors                    list the connectors with their delivery guarantees
   sluice checkpoints LOCATION          list the checkpoints and savepoints in a checkpoint storage
+  sluice status URL                    show a running job: state, operators, checkpoints, failures
+  sluice savepoint URL                 take a savepoint of a running job (needs its token)
+  sluice stop URL                      stop a running job with a final checkpoint (needs its token)
                                        (--verify: read every state file and check its checksum)
   sluice bench nexmark --query qN      run a Nexmark query; prints one JSON result line
 
@@ -71,6 +74,12 @@ func (a *app) main(args []string) int {
 		return a.checkpoints(args[1:])
 	case "bench":
 		return a.bench(args[1:])
+	case "status":
+		return a.status(args[1:])
+	case "savepoint":
+		return a.savepoint(args[1:])
+	case "stop":
+		return a.stop(args[1:])
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(a.stdout, usage)
 		return exitOK

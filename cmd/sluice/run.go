@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sluicehq/sluice/ops"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/runtime"
 )
@@ -28,7 +29,7 @@ const progressLogInterval = 10 * time.Second
 const exitStopIncomplete = 3
 
 func (a *app) run(args []string) int {
-	fs := a.newFlagSet("run", "run PIPELINE.yaml [--restore latest|PATH | --fresh] [--parallelism N] [--set key=value]... [--allow-non-restored-state]")
+	fs := a.newFlagSet("run", "run PIPELINE.yaml [--restore latest|PATH | --fresh] [--parallelism N] [--set key=value]... [--allow-non-restored-state] [--http ADDR|off]")
 	var (
 		sets     stringList
 		par      positiveInt
@@ -36,6 +37,7 @@ func (a *app) run(args []string) int {
 		allowNRS bool
 		fresh    bool
 		level    string
+		httpAddr string
 	)
 	fs.StringVar(&restore, "restore", "", "start from `latest` (the newest complete checkpoint in the pipeline's checkpoint storage, or fresh when there is none) or from the PATH of a checkpoint or savepoint")
 	fs.Var(&par, "parallelism", "default parallelism of the job's operators (`N`), replacing the file's")
@@ -43,6 +45,7 @@ func (a *app) run(args []string) int {
 	fs.BoolVar(&fresh, "fresh", false, "start over although the checkpoint storage holds checkpoints of an earlier run (output the earlier run delivered is delivered again)")
 	fs.BoolVar(&allowNRS, "allow-non-restored-state", false, "let a restore drop the state of operators the pipeline no longer has")
 	fs.StringVar(&level, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&httpAddr, "http", ops.DefaultAddr, httpFlagHelp)
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagErr(err)
@@ -57,6 +60,10 @@ func (a *app) run(args []string) int {
 	}
 	if err := checkRestorePath(restore); err != nil {
 		fmt.Fprintf(a.stderr, "sluice run: --restore %s: %v\n", restore, err)
+		return exitUsage
+	}
+	if err := a.checkHTTPAddr(httpAddr); err != nil {
+		fmt.Fprintf(a.stderr, "sluice run: --http: %v\n", err)
 		return exitUsage
 	}
 	var lvl slog.Level
@@ -118,6 +125,17 @@ func (a *app) run(args []string) int {
 			return exitUsage
 		}
 		return exitFailed
+	}
+	srv, err := a.serveJob(job, env, httpAddr, logger)
+	if err != nil {
+		cancel()
+		<-job.Done()
+		prog.finish()
+		fmt.Fprintf(a.stderr, "sluice run: --http %s: %v\n", httpAddr, err)
+		return exitUsage
+	}
+	if srv != nil {
+		defer srv.Close()
 	}
 	plan, _ := env.Plan() // compiled above by describeJob
 	prog.start(p.Name, plan, job.Metrics)
