@@ -171,7 +171,7 @@ func (a *app) status(argv []string) int {
 	} else {
 		fmt.Fprintln(w, "checkpoints: off")
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "operator\tparallelism\trecords in\trecords out\tin/s\tout/s\tbackpressure\t")
 	for _, v := range job.Vertices {
 		for _, o := range v.Operators {

@@ -7,7 +7,8 @@
   const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
   const num = (n) => n >= 1e9 ? (n / 1e9).toFixed(2) + "G" : n >= 1e6 ? (n / 1e6).toFixed(2) + "M" : n >= 1e4 ? (n / 1e3).toFixed(1) + "k" : String(Math.round(n));
   const bytes = (n) => n >= 1 << 30 ? (n / (1 << 30)).toFixed(1) + " GiB" : n >= 1 << 20 ? (n / (1 << 20)).toFixed(1) + " MiB" : n >= 1024 ? (n / 1024).toFixed(1) + " KiB" : n + " B";
-  const ms = (n) => n >= 1000 ? (n / 1000).toFixed(2) + " s" : n.toFixed(1) + " ms";
+  const ms = (n) => n >= 86400e3 ? (n / 86400e3).toFixed(1) + " d" : n >= 3600e3 ? (n / 3600e3).toFixed(1) + " h" : n >= 60e3 ? (n / 60e3).toFixed(1) + " min" :
+    n >= 1000 ? (n / 1000).toFixed(2) + " s" : n.toFixed(1) + " ms";
   const colours = ["#2f6fb3", "#d9822b", "#3b9a57", "#8e5ac8", "#c0392b", "#16a0a0", "#7f7f2a", "#b5517a"];
 
   // The token authorizes savepoints and stops; it comes in the URL's
@@ -128,19 +129,24 @@
 
   function drawThroughput(t) {
     const n = t.times.length;
-    let s = "", legend = "";
+    let s = "";
+    const legend = $("tp-legend");
+    legend.textContent = "";
     if (n > 1) {
       const series = t.operators.map((o) => o.records_out_per_second.some((x) => x > 0) ? o.records_out_per_second : o.records_in_per_second);
       const top = Math.max(1, ...series.flat());
       series.forEach((ys, k) => {
         const c = colours[k % colours.length];
         s += '<polyline fill="none" stroke="' + c + '" stroke-width="1.5" points="' + ys.map((y, i) => (800 * i / (n - 1)).toFixed(1) + "," + (155 - 150 * y / top).toFixed(1)).join(" ") + '"/>';
-        legend += '<span><span class="sw" style="background:' + c + '"></span>' + esc(t.operators[k].name) + " " + num(ys[ys.length - 1]) + "/s</span>";
+        const item = document.createElement("span"), sw = document.createElement("span");
+        sw.className = "sw";
+        sw.style.background = c; // set through the DOM: the page's policy refuses inline style attributes
+        item.append(sw, t.operators[k].name + " " + num(ys[ys.length - 1]) + "/s");
+        legend.appendChild(item);
       });
       s += '<text x="4" y="12" font-size="11">' + num(top) + "/s</text>";
     }
     $("tp-chart").innerHTML = s;
-    $("tp-legend").innerHTML = legend;
   }
 
   function drawWatermarks(w) {
