@@ -25,6 +25,7 @@ type attempt struct {
 	logger        *slog.Logger
 	ctx           context.Context
 	cancel        context.CancelCauseFunc
+	clock         Clock // the driver's: Config.DriverClock
 	checkpointing bool
 	tasks         [][]*task // by vertex index, then subtask
 	vindex        map[int]int
@@ -80,7 +81,7 @@ type periodicFn struct {
 func (j *Job) newAttempt(parent context.Context, restoreFrom string) (*attempt, error) {
 	ctx, cancel := context.WithCancelCause(parent)
 	a := &attempt{
-		j: j, cfg: &j.cfg, logger: j.logger, ctx: ctx, cancel: cancel,
+		j: j, cfg: &j.cfg, logger: j.logger, ctx: ctx, cancel: cancel, clock: j.cfg.DriverClock,
 		checkpointing: j.cfg.Checkpoint.Interval > 0,
 		vindex:        map[int]int{},
 		events:        make(chan taskEvent, 1024),

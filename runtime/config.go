@@ -106,6 +106,13 @@ type Config struct {
 	BufferTimeout time.Duration
 	// Clock is the processing-time clock (default the system clock).
 	Clock Clock
+	// DriverClock is the clock of the job driver, which schedules
+	// checkpoints (Checkpoint.Interval, Timeout and MinPause) and split
+	// discovery (connector.EnumeratorContext.Every) (default the system
+	// clock). It is apart from Clock, the processing time of operators, so
+	// that a test may hold processing time still while checkpoints go on,
+	// or script a job's checkpoints.
+	DriverClock Clock
 	// Logger receives the job's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Checkpoint configures checkpointing.
@@ -212,6 +219,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.Clock == nil {
 		out.Clock = SystemClock{}
+	}
+	if out.DriverClock == nil {
+		out.DriverClock = SystemClock{}
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()

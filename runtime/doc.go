@@ -26,7 +26,12 @@
 //
 // The checkpoint coordinator (package checkpoint/coordinator) decides when
 // checkpoints are triggered, completed and aborted; the job driver executes
-// its decisions. Each task with network inputs has an aligner: a state
+// its decisions. The driver is one goroutine per attempt that takes in the
+// tasks' events (acks, declines, failures, the end of a source), the
+// wake-ups of its clock (Config.DriverClock) and the user's requests
+// (savepoint, stop), and does everything with the coordinator, the split
+// enumerators and the checkpoint bookkeeping; the scripts in
+// testdata/driver take it step by step. Each task with network inputs has an aligner: a state
 // machine without I/O or clock (events in: a barrier on a channel, the
 // aligned timeout of a checkpoint, an abort by the coordinator; decisions
 // out: snapshot, decline, discard, arm the timeout, complete), tested by

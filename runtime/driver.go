@@ -9,9 +9,54 @@ import (
 	"github.com/sluicehq/sluice/runtime/restart"
 )
 
-// run drives the attempt.
+// run drives the attempt: it starts the tasks, and then handles their
+// events, the wake-ups of the driver clock (Config.DriverClock) and control
+// requests until the attempt ends. Each step is a method of its own (start,
+// handle, tick, control, settle), so that a test can take them one by one.
 func (a *attempt) run() (err error) {
 	defer func() { err = a.shutdown(err) }()
+	a.startTasks()
+	if err := a.start(); err != nil {
+		return err
+	}
+	wake := make(chan struct{}, 1)
+	var timer Stopper
+	var armed time.Time
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		if done, err := a.settle(); done {
+			return err
+		}
+		if at := a.nextWake(); timer == nil || !at.Equal(armed) {
+			if timer != nil {
+				timer.Stop()
+			}
+			armed = at
+			timer = a.clock.AfterFunc(max(at.Sub(a.clock.Now()), 0), func() { ring(wake) })
+		}
+		select {
+		case ev := <-a.events:
+			a.handle(ev)
+		case <-wake:
+			timer.Stop()
+			timer = nil
+			if err := a.tick(); err != nil {
+				return err
+			}
+		case req := <-a.j.control:
+			a.control(req)
+		case <-a.ctx.Done():
+			return context.Cause(a.ctx)
+		}
+	}
+}
+
+// startTasks starts a goroutine per task, which reports how it ended.
+func (a *attempt) startTasks() {
 	a.allTasks(func(t *task) {
 		a.wg.Add(1)
 		go func() {
@@ -23,6 +68,11 @@ func (a *attempt) run() (err error) {
 			a.send(taskEvent{kind: evFinished, vertex: t.v.ID, subtask: t.subtask})
 		}()
 	})
+}
+
+// start creates the split enumerators and, when the job takes checkpoints
+// or savepoints, the checkpoint coordinator.
+func (a *attempt) start() error {
 	if err := a.startEnumerators(); err != nil {
 		return err
 	}
@@ -38,7 +88,7 @@ func (a *attempt) run() (err error) {
 			MaxConcurrent: a.cfg.Checkpoint.MaxConcurrent, TolerableFailures: a.cfg.Checkpoint.TolerableFailures,
 			FirstID: first,
 		}
-		c, err := coordinator.New(cc, ids, time.Now())
+		c, err := coordinator.New(cc, ids, a.clock.Now())
 		if err != nil {
 			return restart.Unrecoverable(fmt.Errorf("%w: %w", ErrConfig, err))
 		}
@@ -48,40 +98,34 @@ func (a *attempt) run() (err error) {
 		a.j.emit(JobEvent{Kind: "restored", CheckpointID: a.restored.id, Path: a.restored.path, InflightRecords: a.restored.inflightRecords(),
 			KeyedDeltas: a.restored.keyedDeltas()})
 	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	for {
-		if err := a.act(); err != nil {
-			return err
-		}
-		if a.failure != nil {
-			return a.failure
-		}
-		if a.finishedTasks == a.totalTasks {
-			return nil
-		}
-		timer.Reset(a.nextWake())
-		select {
-		case ev := <-a.events:
-			a.handle(ev)
-		case <-timer.C:
-			now := time.Now()
-			if a.coord != nil {
-				a.coord.Tick(now)
-			}
-			if err := a.runPeriodic(now); err != nil {
-				return err
-			}
-		case req := <-a.j.control:
-			a.control(req)
-		case <-a.ctx.Done():
-			return context.Cause(a.ctx)
-		}
-	}
+	return nil
 }
 
-func (a *attempt) nextWake() time.Duration {
-	next := time.Now().Add(time.Hour)
+// settle carries out the coordinator's decisions and reports whether the
+// attempt is over: it failed, or every task finished (err nil).
+func (a *attempt) settle() (done bool, err error) {
+	if err := a.act(); err != nil {
+		return true, err
+	}
+	if a.failure != nil {
+		return true, a.failure
+	}
+	return a.finishedTasks == a.totalTasks, nil
+}
+
+// tick acts on the passing of time: the coordinator's deadlines (periodic
+// checkpoints, timeouts) and the enumerators' periodic work.
+func (a *attempt) tick() error {
+	now := a.clock.Now()
+	if a.coord != nil {
+		a.coord.Tick(now)
+	}
+	return a.runPeriodic(now)
+}
+
+// nextWake is when tick is due next: at the latest in an hour.
+func (a *attempt) nextWake() time.Time {
+	next := a.clock.Now().Add(time.Hour)
 	if a.coord != nil {
 		if d, ok := a.coord.NextDeadline(); ok && d.Before(next) {
 			next = d
@@ -92,7 +136,7 @@ func (a *attempt) nextWake() time.Duration {
 			next = p.next
 		}
 	}
-	return max(time.Until(next), 0)
+	return next
 }
 
 func (a *attempt) runPeriodic(now time.Time) error {
@@ -107,8 +151,9 @@ func (a *attempt) runPeriodic(now time.Time) error {
 	return nil
 }
 
+// handle takes in an event of a task or of a helper goroutine.
 func (a *attempt) handle(ev taskEvent) {
-	now := time.Now()
+	now := a.clock.Now()
 	tid := coordinator.TaskID{Vertex: ev.vertex, Subtask: ev.subtask}
 	switch ev.kind {
 	case evFinished:
@@ -164,17 +209,18 @@ func (a *attempt) requestFinal() {
 		return
 	}
 	a.finalWanted = true
-	if _, err := a.coord.RequestFinal(time.Now()); err != nil && a.failure == nil {
+	if _, err := a.coord.RequestFinal(a.clock.Now()); err != nil && a.failure == nil {
 		a.failure = fmt.Errorf("final checkpoint: %w", err)
 	}
 }
 
+// control takes in a request for a savepoint or a stop.
 func (a *attempt) control(req controlReq) {
 	if a.coord == nil {
 		req.reply <- savepointResult{err: fmt.Errorf("%w: the job has no checkpoint storage", ErrConfig)}
 		return
 	}
-	now := time.Now()
+	now := a.clock.Now()
 	switch req.kind {
 	case KindSavepoint:
 		id, err := a.coord.RequestSavepoint(now)

@@ -49,14 +49,14 @@ func (a *attempt) trigger(x coordinator.Trigger) {
 	a.j.maxTriggered = max(a.j.maxTriggered, x.ID)
 	p, err := a.j.store.Begin(a.ctx, x.ID, kind)
 	if err != nil {
-		a.coord.Fail(x.ID, fmt.Errorf("begin checkpoint %d: %w", x.ID, err), time.Now())
+		a.coord.Fail(x.ID, fmt.Errorf("begin checkpoint %d: %w", x.ID, err), a.clock.Now())
 		return
 	}
 	r := &checkpointRun{id: x.ID, kind: kind, pending: p, enums: map[string][]byte{}, started: x.Timestamp}
 	for _, e := range a.enums {
 		b, err := e.enum.Snapshot(x.ID)
 		if err != nil {
-			a.coord.Fail(x.ID, fmt.Errorf("snapshot split enumerator of %s: %w", e.name, err), time.Now())
+			a.coord.Fail(x.ID, fmt.Errorf("snapshot split enumerator of %s: %w", e.name, err), a.clock.Now())
 			p.Abort(a.ctx)
 			return
 		}
@@ -78,12 +78,12 @@ func (a *attempt) trigger(x coordinator.Trigger) {
 func (a *attempt) store(id int64) {
 	r := a.runs[id]
 	if r == nil {
-		a.coord.Stored(id, fmt.Errorf("checkpoint %d unknown", id), time.Now())
+		a.coord.Stored(id, fmt.Errorf("checkpoint %d unknown", id), a.clock.Now())
 		return
 	}
 	payload, err := encodeJobMetadata(a.j.plan, r)
 	if err != nil {
-		a.coord.Stored(id, err, time.Now())
+		a.coord.Stored(id, err, a.clock.Now())
 		return
 	}
 	p := r.pending
@@ -142,7 +142,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 			}
 		}
 		r.mu.Unlock()
-		took = time.Since(r.started)
+		took = a.clock.Now().Sub(r.started)
 	}
 	a.logger.Info("checkpoint completed", "checkpoint", x.ID, "kind", x.Kind.String(), "path", path,
 		"duration", took, "unalignedSubtasks", unaligned, "inflightRecords", inflight, "keyedBytes", keyedBytes, "keyedDeltas", deltas)

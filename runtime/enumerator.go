@@ -56,7 +56,7 @@ func (e *enumRunner) NoMoreSplits(subtask int) {
 }
 
 func (e *enumRunner) Every(interval time.Duration, fn func() error) {
-	e.a.periodic = append(e.a.periodic, &periodicFn{next: time.Now().Add(interval), interval: interval, fn: func() error {
+	e.a.periodic = append(e.a.periodic, &periodicFn{next: e.a.clock.Now().Add(interval), interval: interval, fn: func() error {
 		if err := fn(); err != nil {
 			return &OperatorError{Operator: e.name, Subtask: -1, Err: fmt.Errorf("split discovery: %w", err)}
 		}

@@ -70,6 +70,24 @@ func Run(ctx context.Context, plan *Plan, cfg Config) error {
 
 // Start starts plan and returns at once.
 func Start(ctx context.Context, plan *Plan, cfg Config) (*Job, error) {
+	j, err := newJob(ctx, plan, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, j.cancel = context.WithCancelCause(ctx)
+	go func() {
+		defer j.cancel(nil)
+		j.err = j.run(ctx)
+		if j.store != nil {
+			j.store.Close()
+		}
+		close(j.done)
+	}()
+	return j, nil
+}
+
+// newJob checks plan and cfg and opens the checkpoint storage.
+func newJob(ctx context.Context, plan *Plan, cfg Config) (*Job, error) {
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
@@ -99,15 +117,6 @@ func Start(ctx context.Context, plan *Plan, cfg Config) (*Job, error) {
 			}
 		}
 	}
-	ctx, j.cancel = context.WithCancelCause(ctx)
-	go func() {
-		defer j.cancel(nil)
-		j.err = j.run(ctx)
-		if j.store != nil {
-			j.store.Close()
-		}
-		close(j.done)
-	}()
 	return j, nil
 }
 
