@@ -20,6 +20,7 @@ type collector struct {
 	watermark, eventTimeLag         *prometheus.Desc
 	checkpoints, lastDuration       *prometheus.Desc
 	lastSize, lastCompletedTime     *prometheus.Desc
+	durations                       *prometheus.Desc
 	restarts, failures, restores    *prometheus.Desc
 	uptime, running, parallelismOps *prometheus.Desc
 }
@@ -40,6 +41,7 @@ func newCollector(job *runtime.Job) *collector {
 		eventTimeLag:      d("event_time_lag_seconds", "Wall-clock time minus the subtask's watermark.", op),
 		checkpoints:       d("checkpoints_total", "Checkpoints and savepoints that ended, by status (completed, failed).", []string{"job", "status"}),
 		lastDuration:      d("last_checkpoint_duration_seconds", "Duration of the newest completed checkpoint, from trigger to completion.", jl),
+		durations:         d("checkpoint_duration_seconds", "Durations of the completed checkpoints (savepoints not included), from trigger to completion.", jl),
 		lastSize:          d("last_checkpoint_size_bytes", "Keyed state written by the newest completed checkpoint.", jl),
 		lastCompletedTime: d("last_checkpoint_completed_timestamp_seconds", "When the newest checkpoint completed, in seconds since the Unix epoch.", jl),
 		restarts:          d("restarts_total", "Restarts after a failure.", jl),
@@ -53,7 +55,7 @@ func newCollector(job *runtime.Job) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsIn, c.recordsOut, c.busy, c.idle, c.backpressured, c.watermark, c.eventTimeLag,
-		c.checkpoints, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps} {
+		c.checkpoints, c.durations, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps} {
 		ch <- d
 	}
 }
@@ -83,6 +85,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.job.Status()
 	ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(st.CheckpointsCompleted), job, "completed")
 	ch <- prometheus.MustNewConstMetric(c.checkpoints, prometheus.CounterValue, float64(st.CheckpointsFailed), job, "failed")
+	h := st.CheckpointDurations
+	buckets := make(map[float64]uint64, len(h.Bounds))
+	for i, b := range h.Bounds {
+		buckets[b.Seconds()] = h.Counts[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(c.durations, h.Count, h.Sum.Seconds(), buckets, job)
 	hist := c.job.Checkpoints()
 	for i := len(hist) - 1; i >= 0; i-- {
 		if h := hist[i]; h.Status == "completed" && h.Kind != "savepoint" {

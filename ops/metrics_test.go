@@ -86,6 +86,7 @@ func TestMetricsScrape(t *testing.T) {
 		{"sluice_watermark_seconds", dto.MetricType_GAUGE, []string{"job", "operator", "subtask"}},
 		{"sluice_event_time_lag_seconds", dto.MetricType_GAUGE, []string{"job", "operator", "subtask"}},
 		{"sluice_checkpoints_total", dto.MetricType_COUNTER, []string{"job", "status"}},
+		{"sluice_checkpoint_duration_seconds", dto.MetricType_HISTOGRAM, []string{"job"}},
 		{"sluice_last_checkpoint_duration_seconds", dto.MetricType_GAUGE, []string{"job"}},
 		{"sluice_last_checkpoint_size_bytes", dto.MetricType_GAUGE, []string{"job"}},
 		{"sluice_last_checkpoint_completed_timestamp_seconds", dto.MetricType_GAUGE, []string{"job"}},
@@ -135,6 +136,9 @@ func TestMetricsScrape(t *testing.T) {
 		if !unit.MatchString(name) {
 			t.Errorf("%s has no unit or _total suffix", name)
 		}
+	}
+	if h := first["sluice_checkpoint_duration_seconds"].GetMetric()[0].GetHistogram(); h.GetSampleCount() == 0 || len(h.GetBucket()) < 10 {
+		t.Errorf("checkpoint durations: %v", h)
 	}
 	// Per operator subtask: one series per operator and subtask.
 	var ops int

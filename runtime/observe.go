@@ -170,6 +170,49 @@ type JobStatus struct {
 	// Failures counts the failures of the job (Job.Failures keeps the
 	// newest), PermanentFailures those a retry could not help.
 	Failures, PermanentFailures int64
+	// CheckpointDurations is the distribution of the durations of the
+	// completed checkpoints (savepoints not included).
+	CheckpointDurations DurationHistogram
+}
+
+// DurationHistogram counts durations into buckets.
+type DurationHistogram struct {
+	// Bounds are the buckets' upper bounds, ascending; Counts[i] is the
+	// number of durations up to Bounds[i] (cumulative, as Prometheus
+	// histograms count).
+	Bounds []time.Duration
+	Counts []uint64
+	Count  uint64
+	Sum    time.Duration
+}
+
+// checkpointDurationBounds are the buckets of checkpoint durations.
+var checkpointDurationBounds = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+	30 * time.Second, time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
+
+func (h *DurationHistogram) observe(d time.Duration) {
+	if h.Bounds == nil {
+		h.Bounds = checkpointDurationBounds
+		h.Counts = make([]uint64, len(h.Bounds))
+	}
+	for i, b := range h.Bounds {
+		if d <= b {
+			h.Counts[i]++
+		}
+	}
+	h.Count++
+	h.Sum += d
+}
+
+func (h DurationHistogram) clone() DurationHistogram {
+	if h.Bounds == nil {
+		h.Bounds = checkpointDurationBounds
+		h.Counts = make([]uint64, len(h.Bounds))
+		return h
+	}
+	h.Counts = append([]uint64(nil), h.Counts...)
+	return h
 }
 
 // historyLen bounds the checkpoint history and the failure list.
@@ -190,7 +233,8 @@ type observer struct {
 	nfailed    int64
 	restores   int64
 	nfailures  [2]int64 // transient, permanent
-	lastFailed int      // index in failures of the newest, -1: none
+	durations  DurationHistogram
+	lastFailed int // index in failures of the newest, -1: none
 }
 
 func newObserver(p *Plan) *observer {
@@ -239,6 +283,9 @@ func (o *observer) add(rec CheckpointRecord) {
 	defer o.mu.Unlock()
 	if rec.Status == "completed" {
 		o.completed++
+		if rec.Kind != "savepoint" {
+			o.durations.observe(rec.Duration)
+		}
 	} else {
 		o.nfailed++
 	}
@@ -368,7 +415,8 @@ func (j *Job) Status() JobStatus {
 	defer j.obs.mu.Unlock()
 	s := JobStatus{Started: j.obs.started, Restarts: j.obs.restarts, RestartAt: j.obs.restartAt,
 		CheckpointsCompleted: j.obs.completed, CheckpointsFailed: j.obs.nfailed, Restores: j.obs.restores,
-		Failures: j.obs.nfailures[0] + j.obs.nfailures[1], PermanentFailures: j.obs.nfailures[1]}
+		Failures: j.obs.nfailures[0] + j.obs.nfailures[1], PermanentFailures: j.obs.nfailures[1],
+		CheckpointDurations: j.obs.durations.clone()}
 	select {
 	case <-j.done:
 	default:

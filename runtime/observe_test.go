@@ -93,6 +93,16 @@ func TestObserveCheckpointHistoryBounded(t *testing.T) {
 	if o.completed != historyLen/2+5+1 || o.nfailed != historyLen/2+5 || o.restores != 1 {
 		t.Errorf("completed %d failed %d restores %d", o.completed, o.nfailed, o.restores)
 	}
+	if h := o.durations; h.Count != uint64(o.completed-1) || h.Counts[0] != h.Count || len(h.Bounds) != len(h.Counts) {
+		t.Errorf("durations %+v, want every completed checkpoint (not the savepoint) in the first bucket", h)
+	}
+	var h DurationHistogram
+	for _, d := range []time.Duration{5 * time.Millisecond, 70 * time.Millisecond, time.Hour} {
+		h.observe(d)
+	}
+	if h.Count != 3 || h.Sum != time.Hour+75*time.Millisecond || h.Counts[0] != 1 || h.Counts[2] != 2 || h.Counts[len(h.Counts)-1] != 2 {
+		t.Errorf("histogram %+v", h)
+	}
 	if o.cells[o.index[3]][0].wm.Load() != NoWatermark {
 		t.Error("a fresh cell has a watermark")
 	}
