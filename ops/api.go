@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -151,11 +152,13 @@ type VertexWatermarks struct {
 }
 
 // SubtaskWatermark is one subtask's watermark in milliseconds of event
-// time and its lag behind the wall clock; both null when it has none.
+// time and its lag behind the wall clock; both null when it has none, and
+// when its input ended (EndOfInput: the final watermark passed).
 type SubtaskWatermark struct {
 	Subtask     int      `json:"subtask"`
 	WatermarkMS *int64   `json:"watermark_ms"`
 	LagMS       *float64 `json:"lag_ms"`
+	EndOfInput  bool     `json:"end_of_input,omitempty"`
 }
 
 // Exceptions is GET /api/v1/exceptions.
@@ -363,7 +366,11 @@ func (s *Server) watermarks() Watermarks {
 	byVertex := map[int][]SubtaskWatermark{}
 	for _, t := range s.job.Times() {
 		sw := SubtaskWatermark{Subtask: t.Subtask}
-		if t.Watermark != runtime.NoWatermark {
+		switch t.Watermark {
+		case runtime.NoWatermark:
+		case eventtime.MaxWatermark:
+			sw.EndOfInput = true
+		default:
 			wm := t.Watermark
 			lag := float64(now - wm)
 			sw.WatermarkMS, sw.LagMS = &wm, &lag

@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/runtime"
 )
 
@@ -73,7 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.busy, prometheus.CounterValue, t.Busy.Seconds(), job, t.Vertex, sub)
 		ch <- prometheus.MustNewConstMetric(c.idle, prometheus.CounterValue, t.Idle.Seconds(), job, t.Vertex, sub)
 		ch <- prometheus.MustNewConstMetric(c.backpressured, prometheus.CounterValue, t.Backpressured.Seconds(), job, t.Vertex, sub)
-		if t.Watermark != runtime.NoWatermark {
+		if t.Watermark != runtime.NoWatermark && t.Watermark != eventtime.MaxWatermark {
 			wm := time.UnixMilli(t.Watermark)
 			ch <- prometheus.MustNewConstMetric(c.watermark, prometheus.GaugeValue, float64(t.Watermark)/1000, job, t.Vertex, sub)
 			ch <- prometheus.MustNewConstMetric(c.eventTimeLag, prometheus.GaugeValue, now.Sub(wm).Seconds(), job, t.Vertex, sub)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -26,7 +27,7 @@ import (
 func startJob(t *testing.T) (*runtime.Job, *ops.Server) {
 	t.Helper()
 	env := stream.New("ops-test", stream.WithParallelism(2),
-		stream.WithCheckpointing(100*time.Millisecond, t.TempDir()), stream.WithBufferTimeout(time.Millisecond))
+		stream.WithCheckpointing(100*time.Millisecond, t.TempDir()), stream.WithBufferTimeout(time.Millisecond), stream.WithLogger(quietLogger()))
 	src := collection.Generate(1_000_000, func(i int64) int64 { return i }).WithRate(20_000).
 		WithTimestamps(func(i int64) int64 { return time.Now().UnixMilli() })
 	s := stream.FromSource(env, "numbers", src, eventtime.Monotonic[int64]()).UID("numbers")
@@ -280,3 +281,5 @@ func TestRESTContract(t *testing.T) {
 		t.Errorf("savepoint of an ended job: %d %s", code, body)
 	}
 }
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

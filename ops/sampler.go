@@ -27,8 +27,8 @@ type sampler struct {
 	buf []sample // oldest first
 }
 
-func newSampler(job *runtime.Job, max time.Duration) *sampler {
-	return &sampler{job: job, max: int(max)}
+func newSampler(job *runtime.Job, max int) *sampler {
+	return &sampler{job: job, max: max}
 }
 
 func (s *sampler) take(now time.Time) {

@@ -102,7 +102,7 @@ func Serve(job *runtime.Job, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{job: job, opts: opts, token: token, ln: ln, logger: opts.Logger, done: make(chan struct{})}
-	s.samples = newSampler(job, 5*time.Minute/opts.SampleEvery+1)
+	s.samples = newSampler(job, int(5*time.Minute/opts.SampleEvery)+1)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(job), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()

@@ -151,7 +151,7 @@
 
   function drawWatermarks(w) {
     $("wm-rows").innerHTML = w.vertices.flatMap((v) => v.subtasks.map((s) => "<tr><td>" + esc(v.name) + "</td><td>" + s.subtask + "</td><td>" +
-      (s.watermark_ms == null ? "none" : new Date(s.watermark_ms).toISOString()) + "</td><td>" + (s.lag_ms == null ? "" : ms(s.lag_ms)) + "</td></tr>")).join("");
+      (s.end_of_input ? "end of input" : s.watermark_ms == null ? "none" : new Date(s.watermark_ms).toISOString()) + "</td><td>" + (s.lag_ms == null ? "" : ms(s.lag_ms)) + "</td></tr>")).join("");
   }
 
   function drawExceptions(x) {
