@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/collection"
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/connector/socket"
@@ -58,8 +59,43 @@ var (
 	}
 )
 
-func sourceTypeNames() []string { return sortedKeys(sourceTypes) }
-func sinkTypeNames() []string   { return sortedKeys(sinkTypes) }
+// lookupSourceType returns the source type typ: built in, or of the
+// connector registry.
+func lookupSourceType(typ string) (sourceType, bool) {
+	if st, ok := sourceTypes[typ]; ok {
+		return st, true
+	}
+	if t, ok := connector.LookupSource(typ); ok {
+		return registeredSourceType(t), true
+	}
+	return sourceType{}, false
+}
+
+// lookupSinkType returns the sink type typ: built in, or of the
+// connector registry.
+func lookupSinkType(typ string) (sinkType, bool) {
+	if st, ok := sinkTypes[typ]; ok {
+		return st, true
+	}
+	if t, ok := connector.LookupSink(typ); ok {
+		return registeredSinkType(t), true
+	}
+	return sinkType{}, false
+}
+
+func sourceTypeNames() []string {
+	return mergeNames(sortedKeys(sourceTypes), connector.SourceTypeNames())
+}
+
+func sinkTypeNames() []string {
+	return mergeNames(sortedKeys(sinkTypes), connector.SinkTypeNames())
+}
+
+func mergeNames(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
@@ -131,6 +167,8 @@ func fixNumbers(v any) any {
 	}
 	return v
 }
+
+func encodeJSONValue(v any) ([]byte, error) { return json.Marshal(sanitize(v)) }
 
 // encodeJSONRecord encodes a record as JSON (keys sorted). Floats that
 // JSON cannot hold (NaN, infinities) become null.

@@ -24,6 +24,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/sluicehq/sluice/connector/kafka"
 )
 
 // The Kafka tests run against kfake, franz-go's in-process fake of Kafka
@@ -133,7 +135,8 @@ func saslMechanism(mech, user, pass string) sasl.Mechanism {
 // TestKafkaSASL runs a pipeline from and to a cluster that requires SASL,
 // with each mechanism, the password from an environment variable.
 func TestKafkaSASL(t *testing.T) {
-	for _, mech := range saslMechanisms {
+	for _, m := range kafka.SASLMechanisms() {
+		mech := string(m)
 		t.Run(mech, func(t *testing.T) {
 			addr := kafkaCluster(t, kfake.EnableSASL(), kfake.Superuser(mech, "alice", "s3cret-pw"))
 			auth := kgo.SASL(saslMechanism(mech, "alice", "s3cret-pw"))
@@ -204,7 +207,7 @@ func TestKafkaPasswordNotShown(t *testing.T) {
 		t.Fatal(err)
 	}
 	shown := plan.String() + e.Guarantee().String() +
-		fmt.Sprintf("%+v %+v %+v %+v %+v", p, *p.Source, *p.Sink, *p.Source.impl.(*kafkaSource), *p.Sink.impl.(*kafkaSink))
+		fmt.Sprintf("%+v %+v %+v %+v %+v", p, *p.Source, *p.Sink, p.Source.impl.(*registeredSource).cfg, p.Sink.impl.(*registeredSink).cfg)
 	if strings.Contains(shown, "s3cret-pw") {
 		t.Errorf("the password is shown:\n%s", shown)
 	}
@@ -330,13 +333,12 @@ func TestKafkaTLSConfig(t *testing.T) {
 	pki := newPKI(t)
 	tlsOf := func(yaml string) *tls.Config {
 		t.Helper()
-		d := &decoder{file: "t.yaml", errs: &errs{}}
-		root := parseYAML("t.yaml", "", []byte(yaml), func(string) (string, bool) { return "", false }, d.errs)
-		c := d.kafkaTLS(root.get("tls"), "tls")
-		if err := d.errs.err(); err != nil {
+		indented := "  " + strings.ReplaceAll(strings.TrimSpace(yaml), "\n", "\n  ") + "\n"
+		p, err := Parse("t.yaml", []byte("sink: {type: stdout}\nsource:\n  type: kafka\n  brokers: b:1\n  topic: t\n"+indented))
+		if err != nil {
 			t.Fatal(err)
 		}
-		return c
+		return p.Source.impl.(*registeredSource).cfg.(*kafka.SourceConfig).TLS.Config()
 	}
 	c := tlsOf("tls:\n  ca_file: " + pki.ca + "\n  cert_file: " + pki.cert + "\n  key_file: " + pki.key + "\n  server_name: kafka.internal\n")
 	if c == nil || c.RootCAs == nil || len(c.Certificates) != 1 || c.ServerName != "kafka.internal" || c.InsecureSkipVerify || c.MinVersion != tls.VersionTLS12 {

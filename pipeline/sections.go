@@ -22,7 +22,7 @@ func (d *decoder) decodeSource(n *node, path string) *Source {
 	if tn := n.get("type"); tn != nil && tn.kind == kindScalar {
 		typ = tn.text
 	}
-	st, ok := sourceTypes[typ]
+	st, ok := lookupSourceType(typ)
 	if !ok {
 		tn := n.get("type")
 		if tn == nil || tn.kind == kindNull {
@@ -105,7 +105,7 @@ func (d *decoder) decodeSink(n *node, path string) *Sink {
 	if tn := n.get("type"); tn != nil && tn.kind == kindScalar {
 		typ = tn.text
 	}
-	st, ok := sinkTypes[typ]
+	st, ok := lookupSinkType(typ)
 	if !ok {
 		tn := n.get("type")
 		if tn == nil || tn.kind == kindNull {

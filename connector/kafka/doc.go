@@ -89,4 +89,11 @@
 // checks against the runtime's default checkpoint timeout. Without
 // checkpoints the exactly-once sink is downgraded to at-least-once (it has
 // no commit point) and says so in its declaration and in the log.
+//
+// # Security and YAML
+//
+// TLS and SASL (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512) are options of both
+// the source and the sink. The package registers the kafka source and
+// sink of YAML pipelines (SourceConfig, SinkConfig, with their tls: and
+// sasl: options) with package connector.
 package kafka

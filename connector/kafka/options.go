@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,10 @@ type SinkOption interface{ applySink(*sinkConfig) }
 type connConfig struct {
 	brokers []string
 	client  []kgo.Opt
+	tls     *tls.Config
+	sasl    *saslGuard // nil: no SASL
+	// errs are mistakes of options, reported by NewSource and NewSink.
+	errs []error
 }
 
 // clientOpts are the kgo options of every client the connector creates,
@@ -34,6 +39,7 @@ func (c *connConfig) clientOpts(log *slog.Logger) []kgo.Opt {
 	if log != nil {
 		opts = append(opts, kgo.WithLogger(kgoLogger{log}))
 	}
+	opts = append(opts, c.securityOpts(log)...)
 	return append(opts, c.client...)
 }
 
@@ -47,10 +53,11 @@ func Brokers(addrs ...string) Option {
 	return connOpt(func(c *connConfig) { c.brokers = append(c.brokers, addrs...) })
 }
 
-// ClientOptions adds franz-go client options (TLS, SASL, dialer, client
-// id, batching...) to every client the connector creates. They apply after
-// the connector's own, so they can override them; do not set consumer
-// group, transactional or topic options here, the connector manages those.
+// ClientOptions adds franz-go client options (dialer, client id,
+// batching...; TLS and SASL have options of their own) to every client
+// the connector creates. They apply after the connector's own, so they
+// can override them; do not set consumer group, transactional or topic
+// options here, the connector manages those.
 func ClientOptions(opts ...kgo.Opt) Option {
 	return connOpt(func(c *connConfig) { c.client = append(c.client, opts...) })
 }

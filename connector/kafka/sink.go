@@ -209,9 +209,20 @@ func NewSink[T any](ser Serializer[T], opts ...SinkOption) (*Sink[T], error) {
 		o.applySink(&s.cfg)
 	}
 	c := &s.cfg
-	var errs []error
+	errs := append([]error(nil), c.conn.errs...)
 	if ser == nil {
 		errs = append(errs, errors.New("no serializer"))
+	}
+	if g := c.conn.sasl; g != nil && ser != nil {
+		g.setWhat("kafka sink " + c.topic)
+		// The producer retries a rejected login for ever: the next
+		// record fails the sink instead.
+		s.ser = func(v T) (*kgo.Record, error) {
+			if err := g.err(); err != nil {
+				return nil, err
+			}
+			return ser(v)
+		}
 	}
 	if len(c.conn.brokers) == 0 {
 		errs = append(errs, errors.New("no brokers: use kafka.Brokers"))

@@ -118,9 +118,12 @@ func NewSource[T any](dec Decoder[T], opts ...SourceOption) (*Source[T], error) 
 	if !c.discoverySet {
 		c.discovery = DefaultDiscoveryInterval
 	}
-	var errs []error
+	errs := append([]error(nil), c.conn.errs...)
 	if dec == nil {
 		errs = append(errs, errors.New("no decoder"))
+	}
+	if c.conn.sasl != nil {
+		c.conn.sasl.setWhat("kafka source " + c.name)
 	}
 	if len(c.conn.brokers) == 0 {
 		errs = append(errs, errors.New("no brokers: use kafka.Brokers"))

@@ -1,0 +1,258 @@
+package connector
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The registry of connectors for YAML pipelines, in the manner of
+// database/sql.Register: a connector package registers its source and
+// sink types from init, and a program that imports the package (its own
+// included) can use them from YAML. The pipeline package knows no
+// connector; it decodes a source's or sink's options into the typed
+// configuration its type returns, strictly, reporting every mistake with
+// its file, line and key, then builds the connector from it.
+//
+// # Configuration structs
+//
+// A configuration is a pointer to a struct holding the defaults. Each
+// exported field with a yaml tag is an option, its key the tag's name; the
+// order of the fields is the order in which the allowed keys are listed
+// in messages. Field types:
+//
+//   - string (or a string type such as [Secret]), bool, int, int64,
+//     float64
+//   - time.Duration: "10s", "1m30s", "500ms" or 0, whole milliseconds
+//   - []string: a list of strings, or one string as a list of one
+//   - a struct, or a pointer to one (nil when the key is absent): a
+//     mapping of its own options; a struct implementing [BoolForm] may
+//     also be given as true or false
+//   - [Expr]: an expression over the records (CEL in YAML pipelines)
+//
+// Further tags:
+//
+//   - required:"hint": the key must be given (and a string not empty);
+//     the hint says what to give
+//   - enum:"a,b,c": the allowed values of a string
+//   - min:"n", max:"n": bounds of a number or duration
+//
+// After decoding, a configuration implementing [Checker] checks what
+// tags cannot say (options that go together, files to read).
+
+// Record is the record of YAML pipelines: a JSON-like map whose values
+// are nil, bool, int64, float64, string, []any or map[string]any.
+type Record = map[string]any
+
+// SourceType is a source connector of YAML pipelines.
+type SourceType struct {
+	// Name is the value of source.type.
+	Name string
+	// Formats lists the record formats the source reads with
+	// BuildContext.DecodeRecord, the first being the default: YAML
+	// pipelines then accept format: and schema: for it. Empty: the source
+	// takes no format.
+	Formats []string
+	// Config returns a new configuration holding the defaults.
+	Config func() SourceConfig
+}
+
+// SourceConfig is the decoded configuration of a source.
+type SourceConfig interface {
+	// Declarer declares the guarantee of the source so configured.
+	Declarer
+	// NewSource builds the source.
+	NewSource(ctx BuildContext) (Source[Record], error)
+}
+
+// SinkType is a sink connector of YAML pipelines.
+type SinkType struct {
+	// Name is the value of sink.type.
+	Name string
+	// Formats lists the record formats the sink writes with
+	// BuildContext.EncodeRecord, the first being the default; YAML
+	// pipelines then accept format: for it.
+	Formats []string
+	// Config returns a new configuration holding the defaults.
+	Config func() SinkConfig
+}
+
+// SinkConfig is the decoded configuration of a sink.
+type SinkConfig interface {
+	// Declarer declares the guarantee of the sink so configured.
+	Declarer
+	// NewSink builds the sink.
+	NewSink(ctx BuildContext) (Sink[Record], error)
+}
+
+// Checker is implemented by configurations that check what their tags
+// cannot say. Check reports every mistake to c.
+type Checker interface {
+	Check(c ConfigCheck)
+}
+
+// ConfigCheck receives the mistakes of a configuration. Keys are the
+// dotted paths of options inside the configuration ("topic",
+// "tls.ca_file").
+type ConfigCheck interface {
+	// Fail reports a mistake of the option at key: at its value, or at
+	// the mapping that should hold it when it is absent.
+	Fail(key, format string, args ...any)
+	// FailAt reports a mistake of the option at key at the value of the
+	// option at blame (e.g. a missing key_file at the cert_file that
+	// needs it).
+	FailAt(blame, key, format string, args ...any)
+	// Has reports whether the option at key was given.
+	Has(key string) bool
+	// Bad reports whether a mistake was reported about the value of one of
+	// the options at keys: a check that combines their values is then
+	// skipped, since it would see defaults instead of what was written.
+	Bad(keys ...string) bool
+}
+
+// BoolForm is implemented by configuration structs that may also be
+// given as true or false (tls: true).
+type BoolForm interface {
+	// SetBool sets the configuration given as on.
+	SetBool(on bool)
+	// BoolHint says what may be given, for the message about a scalar
+	// that is not a boolean, e.g. "use true, false, or a mapping".
+	BoolHint() string
+}
+
+// BuildContext is what a source or sink of a YAML pipeline is built
+// with.
+type BuildContext interface {
+	// Name is the name of the source or sink in the job.
+	Name() string
+	// ID is a stable identifier of the source or sink within the job,
+	// e.g. "source" or "branches-0-sink".
+	ID() string
+	// Job is the job's name.
+	Job() string
+	// Logger is the job's logger.
+	Logger() *slog.Logger
+	// Checkpoints returns the job's checkpoint interval (0: none) and
+	// timeout (0: the default).
+	Checkpoints() (interval, timeout time.Duration)
+	// Stdout is where output meant for the terminal goes.
+	Stdout() io.Writer
+	// DecodeRecord decodes one record in the source's format (format:,
+	// checked against schema:). Sources only.
+	DecodeRecord(b []byte) (Record, error)
+	// EncodeRecord encodes a record in the sink's format. Sinks only.
+	EncodeRecord(r Record) ([]byte, error)
+}
+
+// Expr is an option whose value is an expression over records (CEL in
+// YAML pipelines), such as a sink's key. A field name alone is an
+// expression too. The zero Expr is absent.
+type Expr struct {
+	// Source is the expression as written.
+	Source string
+	eval   func(Record) (any, error)
+}
+
+// NewExpr returns the Expr of source, evaluated by eval. It is called by
+// the decoder of the configuration.
+func NewExpr(source string, eval func(Record) (any, error)) Expr {
+	return Expr{Source: source, eval: eval}
+}
+
+// IsSet reports whether the option was given.
+func (e Expr) IsSet() bool { return e.eval != nil }
+
+// Eval evaluates the expression over r.
+func (e Expr) Eval(r Record) (any, error) {
+	if e.eval == nil {
+		return nil, fmt.Errorf("expression %q was not compiled", e.Source)
+	}
+	return e.eval(r)
+}
+
+// Secret is a string option whose value is never shown: it prints as
+// asterisks, and messages about it do not quote it.
+type Secret string
+
+// String returns asterisks.
+func (Secret) String() string { return "********" }
+
+// GoString returns asterisks.
+func (Secret) GoString() string { return `"********"` }
+
+var (
+	typesMu     sync.Mutex
+	sourceTypes = map[string]SourceType{}
+	sinkTypes   = map[string]SinkType{}
+)
+
+// RegisterSource makes a source type available to YAML pipelines.
+// Connector packages call it from init; a duplicate name or a nil
+// Config panics.
+func RegisterSource(t SourceType) {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	if t.Config == nil || t.Name == "" {
+		panic("connector: RegisterSource without a name or Config")
+	}
+	if _, dup := sourceTypes[t.Name]; dup {
+		panic("connector: source type " + t.Name + " registered twice")
+	}
+	sourceTypes[t.Name] = t
+}
+
+// RegisterSink makes a sink type available to YAML pipelines. Connector
+// packages call it from init; a duplicate name or a nil Config panics.
+func RegisterSink(t SinkType) {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	if t.Config == nil || t.Name == "" {
+		panic("connector: RegisterSink without a name or Config")
+	}
+	if _, dup := sinkTypes[t.Name]; dup {
+		panic("connector: sink type " + t.Name + " registered twice")
+	}
+	sinkTypes[t.Name] = t
+}
+
+// LookupSource returns the registered source type name.
+func LookupSource(name string) (SourceType, bool) {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	t, ok := sourceTypes[name]
+	return t, ok
+}
+
+// LookupSink returns the registered sink type name.
+func LookupSink(name string) (SinkType, bool) {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	t, ok := sinkTypes[name]
+	return t, ok
+}
+
+// SourceTypeNames returns the names of the registered source types, sorted.
+func SourceTypeNames() []string {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	return sortedNames(sourceTypes)
+}
+
+// SinkTypeNames returns the names of the registered sink types, sorted.
+func SinkTypeNames() []string {
+	typesMu.Lock()
+	defer typesMu.Unlock()
+	return sortedNames(sinkTypes)
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,343 @@
+package kafka
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/sluicehq/sluice/connector"
+)
+
+// The kafka source and sink of YAML pipelines (type: kafka).
+
+func init() {
+	connector.RegisterSource(connector.SourceType{Name: "kafka", Formats: []string{"json", "text"},
+		Config: func() connector.SourceConfig { return &SourceConfig{Start: "earliest"} }})
+	connector.RegisterSink(connector.SinkType{Name: "kafka", Formats: []string{"json"},
+		Config: func() connector.SinkConfig { return &SinkConfig{Delivery: "at-least-once"} }})
+}
+
+// SourceConfig is the configuration of the kafka source of YAML
+// pipelines; see package connector for the meaning of its tags.
+type SourceConfig struct {
+	Brokers           []string      `yaml:"brokers" required:"the seed brokers, e.g. brokers: localhost:9092 (comma-separated or a list)"`
+	Topics            []string      `yaml:"topics"`
+	Topic             string        `yaml:"topic"`
+	TopicRegex        string        `yaml:"topic_regex"`
+	Group             string        `yaml:"group"`
+	Start             string        `yaml:"start" enum:"earliest,latest,committed,timestamp"`
+	StartTime         string        `yaml:"start_time"`
+	ReadUncommitted   bool          `yaml:"read_uncommitted"`
+	Bounded           bool          `yaml:"bounded"`
+	DiscoveryInterval time.Duration `yaml:"discovery_interval" min:"0"`
+	TLS               *TLSConfig    `yaml:"tls"`
+	SASL              *SASLConfig   `yaml:"sasl"`
+
+	brokers   []string
+	startTime time.Time
+}
+
+// SinkConfig is the configuration of the kafka sink of YAML pipelines.
+type SinkConfig struct {
+	Brokers               []string       `yaml:"brokers" required:"the seed brokers, e.g. brokers: localhost:9092 (comma-separated or a list)"`
+	Topic                 string         `yaml:"topic" required:"the topic to write to, e.g. topic: out"`
+	Key                   connector.Expr `yaml:"key"`
+	Delivery              string         `yaml:"delivery" enum:"exactly-once,at-least-once"`
+	TransactionalIDPrefix string         `yaml:"transactional_id_prefix"`
+	TransactionTimeout    time.Duration  `yaml:"transaction_timeout" min:"1ms"`
+	TransactionPoolSize   int            `yaml:"transaction_pool_size" min:"4" max:"4096"`
+	DeliveryTimeout       time.Duration  `yaml:"delivery_timeout" min:"1s"`
+	TLS                   *TLSConfig     `yaml:"tls"`
+	SASL                  *SASLConfig    `yaml:"sasl"`
+
+	brokers []string
+}
+
+// TLSConfig is the tls: option: true, false, or a mapping.
+type TLSConfig struct {
+	Enabled            *bool  `yaml:"enabled"` // nil: true
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+
+	loaded *tls.Config
+}
+
+// Config returns the TLS configuration that the check of the options
+// loaded (certificate files are read then, so that a missing or bad file
+// is a mistake of the pipeline file, with its line); nil when TLS is off.
+func (t *TLSConfig) Config() *tls.Config {
+	if t == nil {
+		return nil
+	}
+	return t.loaded
+}
+
+// SetBool implements connector.BoolForm: tls: true or false.
+func (t *TLSConfig) SetBool(on bool) { t.Enabled = &on }
+
+// BoolHint implements connector.BoolForm.
+func (t *TLSConfig) BoolHint() string {
+	return "use true (TLS, the system's CA certificates), false, " +
+		"or a mapping, e.g. {ca_file: ca.pem, cert_file: client.pem, key_file: client-key.pem}"
+}
+
+// SASLConfig is the sasl: option. The password never appears in a
+// message.
+type SASLConfig struct {
+	Mechanism string           `yaml:"mechanism" enum:"PLAIN,SCRAM-SHA-256,SCRAM-SHA-512" required:"use one of: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"`
+	Username  string           `yaml:"username" required:"the SASL user name"`
+	Password  connector.Secret `yaml:"password" required:"the SASL password, e.g. password: ${KAFKA_PASSWORD}"`
+}
+
+// checkBrokers splits comma-separated brokers.
+func checkBrokers(c connector.ConfigCheck, given []string) []string {
+	var out []string
+	for _, s := range given {
+		for b := range strings.SplitSeq(s, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				out = append(out, b)
+			}
+		}
+	}
+	if len(out) == 0 && c.Has("brokers") && !c.Bad("brokers") {
+		c.Fail("brokers", "no broker given; e.g. brokers: localhost:9092")
+	}
+	return out
+}
+
+// check checks the tls: option at key and loads its files (see Config).
+func (t *TLSConfig) check(c connector.ConfigCheck, key string) {
+	if t == nil {
+		return
+	}
+	t.loaded = t.load(c, key)
+}
+
+func (t *TLSConfig) load(c connector.ConfigCheck, key string) *tls.Config {
+	at := func(k string) string { return key + "." + k }
+	if c.Bad(at("enabled"), at("ca_file"), at("cert_file"), at("key_file")) {
+		return nil // the files to read are not known
+	}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		missing, given := "key_file", "cert_file"
+		if t.CertFile == "" {
+			missing, given = "cert_file", "key_file"
+		}
+		c.FailAt(at(given), at(missing), "missing; %s (a client certificate) needs %s too", given, missing)
+		return nil
+	}
+	if t.Enabled != nil && !*t.Enabled {
+		return nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+	if t.CAFile != "" {
+		b, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			c.Fail(at("ca_file"), "%v", err)
+			return nil
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			what := "no PEM certificate"
+			if blk, _ := pem.Decode(b); blk != nil {
+				what = "no valid certificate (PEM block " + blk.Type + ")"
+			}
+			c.Fail(at("ca_file"), "%s holds %s; give the PEM file of the CA certificate(s) that signed the brokers' certificates", t.CAFile, what)
+			return nil
+		}
+		cfg.RootCAs = pool
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			c.Fail(at("cert_file"), "cannot load the client certificate and key (key_file %s): %v", t.KeyFile, err)
+			return nil
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg
+}
+
+// security returns the TLS and SASL options.
+func security(tc *tls.Config, s *SASLConfig) []Option {
+	var opts []Option
+	if tc != nil {
+		opts = append(opts, TLS(tc))
+	}
+	if s != nil && s.Mechanism != "" {
+		opts = append(opts, SASL(SASLMechanism(s.Mechanism), s.Username, string(s.Password)))
+	}
+	return opts
+}
+
+// Check implements connector.Checker.
+func (s *SourceConfig) Check(c connector.ConfigCheck) {
+	s.brokers = checkBrokers(c, s.Brokers)
+	topics := s.topics()
+	switch {
+	case len(topics) == 0 && s.TopicRegex == "":
+		c.Fail("topic", "missing; give topic:, topics: or topic_regex:")
+	case len(topics) > 0 && s.TopicRegex != "":
+		c.Fail("topic_regex", "give topic(s) or topic_regex, not both")
+	}
+	switch s.Start {
+	case "committed":
+		if s.Group == "" && !c.Bad("group") {
+			c.Fail("start", "start: committed needs group:")
+		}
+	case "timestamp":
+		if !c.Has("start_time") {
+			c.FailAt("start", "start_time", "missing; start: timestamp needs start_time: an RFC 3339 time, e.g. 2024-05-01T00:00:00Z")
+			break
+		}
+		t, err := time.Parse(time.RFC3339, s.StartTime)
+		if err != nil {
+			c.Fail("start_time", "%q is not an RFC 3339 time; use e.g. 2024-05-01T00:00:00Z", s.StartTime)
+		}
+		s.startTime = t
+	}
+	s.TLS.check(c, "tls")
+}
+
+func (s *SourceConfig) topics() []string {
+	var topics []string
+	if s.Topic != "" {
+		topics = append(topics, s.Topic)
+	}
+	return append(topics, s.Topics...)
+}
+
+func (s *SourceConfig) options(name string) []SourceOption {
+	opts := []SourceOption{Brokers(s.brokers...), SourceName(name)}
+	if s.TopicRegex != "" {
+		opts = append(opts, TopicRegex(s.TopicRegex))
+	} else {
+		opts = append(opts, Topics(s.topics()...))
+	}
+	if s.Group != "" {
+		opts = append(opts, Group(s.Group))
+	}
+	switch s.Start {
+	case "latest":
+		opts = append(opts, StartFrom(Latest()))
+	case "committed":
+		opts = append(opts, StartFrom(Committed(Earliest())))
+	case "timestamp":
+		opts = append(opts, StartFrom(AtTimestamp(s.startTime)))
+	}
+	if s.ReadUncommitted {
+		opts = append(opts, ReadUncommitted())
+	}
+	if s.Bounded {
+		opts = append(opts, Bounded())
+	}
+	if s.DiscoveryInterval > 0 {
+		opts = append(opts, DiscoveryInterval(s.DiscoveryInterval))
+	}
+	for _, o := range security(s.TLS.Config(), s.SASL) {
+		opts = append(opts, o)
+	}
+	return opts
+}
+
+// NewSource implements connector.SourceConfig.
+func (s *SourceConfig) NewSource(ctx connector.BuildContext) (connector.Source[connector.Record], error) {
+	return NewSource(ValueDecoder(ctx.DecodeRecord), s.options(ctx.Name())...)
+}
+
+// Declare implements connector.Declarer: the guarantee of the source so
+// configured.
+func (s *SourceConfig) Declare(checkpointing bool) connector.Declaration {
+	src, err := NewSource(ValueDecoder(func([]byte) (connector.Record, error) { return nil, nil }), s.options("kafka")...)
+	if err != nil {
+		return connector.Declaration{Guarantee: connector.AtMostOnce, Reason: err.Error()}
+	}
+	return src.Declare(checkpointing)
+}
+
+// Check implements connector.Checker.
+func (s *SinkConfig) Check(c connector.ConfigCheck) {
+	s.brokers = checkBrokers(c, s.Brokers)
+	if s.TransactionalIDPrefix != "" && s.Delivery != "exactly-once" && !c.Bad("delivery") {
+		c.Fail("transactional_id_prefix", "goes with delivery: exactly-once")
+	}
+	s.TLS.check(c, "tls")
+}
+
+func (s *SinkConfig) options(job, id string, interval, timeout time.Duration) []SinkOption {
+	opts := []SinkOption{Brokers(s.brokers...), DefaultTopic(s.Topic)}
+	for _, o := range security(s.TLS.Config(), s.SASL) {
+		opts = append(opts, o)
+	}
+	if s.DeliveryTimeout > 0 {
+		opts = append(opts, DeliveryTimeout(s.DeliveryTimeout))
+	}
+	if s.Delivery == "exactly-once" {
+		prefix := s.TransactionalIDPrefix
+		if prefix == "" {
+			prefix = "sluice-" + job + "-" + id
+		}
+		opts = append(opts, ExactlyOnce(prefix), ExpectCheckpoints(interval, timeout))
+		if s.TransactionTimeout > 0 {
+			opts = append(opts, TransactionTimeout(s.TransactionTimeout))
+		}
+		if s.TransactionPoolSize > 0 {
+			opts = append(opts, TransactionPoolSize(s.TransactionPoolSize))
+		}
+	}
+	return opts
+}
+
+// NewSink implements connector.SinkConfig: the records are written as
+// values in the sink's format, the key (if given) as a string or, when it
+// is not one, as JSON.
+func (s *SinkConfig) NewSink(ctx connector.BuildContext) (connector.Sink[connector.Record], error) {
+	topic, key := s.Topic, s.Key
+	ser := func(r connector.Record) (*kgo.Record, error) {
+		val, err := ctx.EncodeRecord(r)
+		if err != nil {
+			return nil, err
+		}
+		rec := &kgo.Record{Topic: topic, Value: val}
+		if key.IsSet() {
+			kv, err := key.Eval(r)
+			if err != nil {
+				return nil, err
+			}
+			if str, ok := kv.(string); ok {
+				rec.Key = []byte(str)
+			} else {
+				// Encoded as the record encoder encodes a field's value.
+				b, err := ctx.EncodeRecord(connector.Record{"": kv})
+				if err != nil {
+					return nil, err
+				}
+				rec.Key = bytes.TrimSuffix(bytes.TrimPrefix(bytes.TrimSpace(b), []byte(`{"":`)), []byte("}"))
+			}
+		}
+		return rec, nil
+	}
+	interval, timeout := ctx.Checkpoints()
+	return NewSink(Serializer[connector.Record](ser), s.options(ctx.Job(), ctx.ID(), interval, timeout)...)
+}
+
+// Declare implements connector.Declarer: the guarantee of the sink so
+// configured, in a job whose checkpoints are taken at least as often as
+// the transaction timeout allows.
+func (s *SinkConfig) Declare(checkpointing bool) connector.Declaration {
+	ser := Serializer[connector.Record](func(connector.Record) (*kgo.Record, error) { return nil, nil })
+	snk, err := NewSink(ser, s.options("job", "sink", 0, 0)...)
+	if err != nil {
+		return connector.Declaration{Guarantee: connector.AtMostOnce, Reason: err.Error()}
+	}
+	return snk.Declare(checkpointing)
+}
