@@ -123,3 +123,23 @@ func TestRunHTTPFlag(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"served and scraped", []string{"--http", "127.0.0.1:0", "--scrape", "5ms"}, exitOK, `"query":"q0"`},
+		{"scrape without http", []string{"--scrape", "1s"}, exitUsage, "with --http"},
+		{"bad address", []string{"--http", "nowhere"}, exitUsage, "not HOST:PORT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, code := sluice(t, nil, nil, append([]string{"bench", "nexmark", "--query", "q0", "--events", "20000"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(out+errOut, tc.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s%s", code, tc.code, tc.want, out, errOut)
+			}
+		})
+	}
+}
