@@ -24,7 +24,7 @@ import (
 // startJob starts source -> double (chained) -> hash -> count per key ->
 // format -> sink at parallelism 2, with checkpoints, on a rate-limited
 // source that runs for minutes, and serves it on a free port.
-func startJob(t *testing.T) (*runtime.Job, *ops.Server) {
+func startJob(t testing.TB) (*runtime.Job, *ops.Server) {
 	t.Helper()
 	env := stream.New("ops-test", stream.WithParallelism(2),
 		stream.WithCheckpointing(100*time.Millisecond, t.TempDir()), stream.WithBufferTimeout(time.Millisecond), stream.WithLogger(quietLogger()))
