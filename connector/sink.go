@@ -64,12 +64,20 @@ type TwoPhaseSink[T any] interface {
 // Committer commits committables once the checkpoint that holds them is
 // complete.
 type Committer interface {
-	// Commit commits. It retries transient failures itself, treats
-	// "already committed" as success (after a restore, restored
-	// committables are committed again), and returns an error wrapping
-	// ErrDataLoss when a committable can no longer be committed (an expired
-	// or fenced transaction).
-	Commit(ctx context.Context, committables [][]byte) error
+	// Commit commits the committables that the writer pre-committed for
+	// checkpoint checkpointID, once that checkpoint is complete (or was
+	// restored, which means it completed). It is called once per
+	// checkpoint that holds committables, in checkpoint order; after a
+	// skipped notification, the calls for the skipped checkpoints come
+	// first, and what was pre-committed for a savepoint is committed with
+	// the next checkpoint, under the savepoint's id. checkpointID is 0 for
+	// what a job without checkpoints commits at the end of its input.
+	//
+	// It retries transient failures itself, treats "already committed" as
+	// success (after a restore, restored committables are committed again),
+	// and returns an error wrapping ErrDataLoss when a committable can no
+	// longer be committed (an expired or fenced transaction).
+	Commit(ctx context.Context, checkpointID int64, committables [][]byte) error
 	// Close releases resources.
 	Close() error
 }

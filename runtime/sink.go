@@ -66,19 +66,17 @@ func (s *sinkOperator[T]) Open(ctx *OperatorContext) error {
 		}
 	}
 	if ctx.Restored != nil && s.committer != nil {
-		// Restoring checkpoint n means n completed: commit what it holds.
-		var all [][]byte
+		// Restoring checkpoint n means n completed: commit what it holds,
+		// by the checkpoint each was pre-committed for.
 		for _, b := range ctx.Restored.Lists[committableState] {
-			_, c, err := decodeCommittable(b)
+			id, c, err := decodeCommittable(b)
 			if err != nil {
 				return fmt.Errorf("restore committables of checkpoint %d: %w", ctx.Restored.CheckpointID, err)
 			}
-			all = append(all, c)
+			s.pending[id] = append(s.pending[id], c)
 		}
-		if len(all) > 0 {
-			if err := s.committer.Commit(s.bg, all); err != nil {
-				return fmt.Errorf("commit restored committables of checkpoint %d: %w", ctx.Restored.CheckpointID, err)
-			}
+		if err := s.commitUpTo(ctx.Restored.CheckpointID); err != nil {
+			return fmt.Errorf("commit restored committables of checkpoint %d: %w", ctx.Restored.CheckpointID, err)
 		}
 	}
 	return nil
@@ -100,9 +98,9 @@ func (s *sinkOperator[T]) EndInput() error {
 			return fmt.Errorf("pre-commit at end of input: %w", err)
 		}
 		if len(c) > 0 {
-			s.pending[math.MaxInt64] = c
+			s.pending[endOfInput] = c
 		}
-		return s.commitUpTo(math.MaxInt64)
+		return s.commitUpTo(endOfInput)
 	}
 	return nil
 }
@@ -162,8 +160,10 @@ func (s *sinkOperator[T]) NotifyCheckpointComplete(id int64) error {
 	return nil
 }
 
-// commitUpTo commits the committables of every checkpoint up to id, in
-// checkpoint order.
+// commitUpTo commits the committables of every checkpoint up to id, one
+// checkpoint at a time, in checkpoint order. What was pre-committed at the
+// end of input without checkpoints (key endOfInput) is committed as
+// checkpoint 0.
 func (s *sinkOperator[T]) commitUpTo(id int64) error {
 	var ids []int64
 	for pid := range s.pending {
@@ -172,21 +172,22 @@ func (s *sinkOperator[T]) commitUpTo(id int64) error {
 		}
 	}
 	slices.Sort(ids)
-	var all [][]byte
 	for _, pid := range ids {
-		all = append(all, s.pending[pid]...)
-	}
-	if len(all) == 0 {
-		return nil
-	}
-	if err := s.committer.Commit(s.bg, all); err != nil {
-		return err
-	}
-	for _, pid := range ids {
+		cid := pid
+		if pid == endOfInput {
+			cid = 0
+		}
+		if err := s.committer.Commit(s.bg, cid, s.pending[pid]); err != nil {
+			return err
+		}
 		delete(s.pending, pid)
 	}
 	return nil
 }
+
+// endOfInput is the key of the committables pre-committed at the end of
+// input of a job without checkpoints: after those of any savepoint.
+const endOfInput = math.MaxInt64
 
 func (s *sinkOperator[T]) NotifyCheckpointAborted(id int64) error {
 	// Committables of an aborted checkpoint stay pending: the next completed

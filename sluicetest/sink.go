@@ -156,7 +156,7 @@ func (w *txWriter[T]) Close() error { return nil }
 
 type txCommitter[T any] struct{ s *TxSink[T] }
 
-func (c txCommitter[T]) Commit(_ context.Context, committables [][]byte) error {
+func (c txCommitter[T]) Commit(_ context.Context, _ int64, committables [][]byte) error {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	for _, b := range committables {

@@ -23,7 +23,7 @@ type committer struct {
 // expected length was committed before. When neither the final nor the
 // in-progress file exists (or the final one has another length), the
 // records are lost and the error wraps connector.ErrDataLoss.
-func (c *committer) Commit(ctx context.Context, committables [][]byte) error {
+func (c *committer) Commit(ctx context.Context, _ int64, committables [][]byte) error {
 	dirs := map[string]struct{}{}
 	for _, b := range committables {
 		if err := ctx.Err(); err != nil {

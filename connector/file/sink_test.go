@@ -79,7 +79,7 @@ func (h *harness[T]) complete(id int64) {
 			delete(h.pending, pid)
 		}
 	}
-	if err := h.c.Commit(context.Background(), all); err != nil {
+	if err := h.c.Commit(context.Background(), 1, all); err != nil {
 		h.t.Fatal(err)
 	}
 	if err := h.w.(connector.CheckpointListener).NotifyCheckpointComplete(id); err != nil {
@@ -205,7 +205,7 @@ func TestCommitIsIdempotentAndNeverRewrites(t *testing.T) {
 	// Restoring checkpoint 1 commits its committables again: success, and
 	// the committed file is untouched.
 	time.Sleep(10 * time.Millisecond)
-	if err := h.c.Commit(context.Background(), c); err != nil {
+	if err := h.c.Commit(context.Background(), 1, c); err != nil {
 		t.Fatalf("second commit: %v", err)
 	}
 	if fi2, _ := os.Stat(final); !fi2.ModTime().Equal(fi1.ModTime()) || read(t, final) != "one\n" {
@@ -222,14 +222,14 @@ func TestCommitIsIdempotentAndNeverRewrites(t *testing.T) {
 	// A final file of another length, or no file at all, is data loss.
 	p, _ := decodeCommittable(c[0])
 	p.size++
-	if err := h.c.Commit(context.Background(), [][]byte{encodeCommittable(&p)}); !errors.Is(err, connector.ErrDataLoss) {
+	if err := h.c.Commit(context.Background(), 1, [][]byte{encodeCommittable(&p)}); !errors.Is(err, connector.ErrDataLoss) {
 		t.Fatalf("length mismatch: %v", err)
 	}
 	p.final, p.temp = "part-2-9.txt", ".part-2-9.inprogress.00"
-	if err := h.c.Commit(context.Background(), [][]byte{encodeCommittable(&p)}); !errors.Is(err, connector.ErrDataLoss) {
+	if err := h.c.Commit(context.Background(), 1, [][]byte{encodeCommittable(&p)}); !errors.Is(err, connector.ErrDataLoss) {
 		t.Fatalf("missing: %v", err)
 	}
-	if err := h.c.Commit(context.Background(), [][]byte{{9, 9}}); err == nil {
+	if err := h.c.Commit(context.Background(), 1, [][]byte{{9, 9}}); err == nil {
 		t.Fatal("a malformed committable must fail")
 	}
 }

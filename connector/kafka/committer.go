@@ -55,7 +55,7 @@ func (c *committer) client() (*kgo.Client, error) {
 // committed counts as committed (after a restore, the committables of the
 // restored checkpoint are committed again). One that was aborted, fenced
 // or expired is reported with an error wrapping connector.ErrDataLoss.
-func (c *committer) Commit(ctx context.Context, committables [][]byte) error {
+func (c *committer) Commit(ctx context.Context, _ int64, committables [][]byte) error {
 	if len(committables) == 0 {
 		return nil
 	}

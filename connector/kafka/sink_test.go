@@ -208,13 +208,13 @@ func TestExactlyOnceCommitOnCompletion(t *testing.T) {
 	if err := w.(connector.CheckpointListener).NotifyCheckpointComplete(1); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, c1); err != nil {
+	if err := c.Commit(ctx, 1, c1); err != nil {
 		t.Fatal(err)
 	}
 	if got := values(consume(t, addr, "eo", true)); !slices.Equal(sorted(got), want("a", 0, 10)) || !stable(t, addr, "eo") {
 		t.Fatalf("after commit: %v", got)
 	}
-	if err := c.Commit(ctx, c1); err != nil {
+	if err := c.Commit(ctx, 1, c1); err != nil {
 		t.Fatalf("commit again (already committed): %v", err)
 	}
 
@@ -247,7 +247,7 @@ func TestExactlyOnceCommitOnCompletion(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c2b.Close()
-	if err := c2b.Commit(ctx, c2); err != nil {
+	if err := c2b.Commit(ctx, 1, c2); err != nil {
 		t.Fatalf("commit restored committable: %v", err)
 	}
 	if got := values(consume(t, addr, "eo", true)); !slices.Equal(sorted(got), sorted(append(want("a", 0, 10), want("b", 0, 5)...))) {
@@ -273,7 +273,7 @@ func TestExactlyOnceCommitOnCompletion(t *testing.T) {
 		if err := w2.(connector.CheckpointListener).NotifyCheckpointComplete(int64(3 + i)); err != nil {
 			t.Fatal(err)
 		}
-		if err := c2b.Commit(ctx, cs); err != nil {
+		if err := c2b.Commit(ctx, 1, cs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -307,7 +307,7 @@ func TestExactlyOnceDataLoss(t *testing.T) {
 		}
 		c, _ := snk.NewCommitter(wctx)
 		defer c.Close()
-		if err := c.Commit(ctx, cs); !errors.Is(err, connector.ErrDataLoss) {
+		if err := c.Commit(ctx, 1, cs); !errors.Is(err, connector.ErrDataLoss) {
 			t.Fatalf("commit of a fenced transaction: %v, want data loss", err)
 		}
 	})
@@ -327,7 +327,7 @@ func TestExactlyOnceDataLoss(t *testing.T) {
 		waitFor(t, 20*time.Second, func() bool { return stable(t, addr, "loss") }, "the broker to abort the expired transaction")
 		c, _ := snk.NewCommitter(wctx)
 		defer c.Close()
-		err = c.Commit(ctx, cs)
+		err = c.Commit(ctx, 1, cs)
 		if !errors.Is(err, connector.ErrDataLoss) || !strings.Contains(err.Error(), "transaction timeout") {
 			t.Fatalf("commit of an expired transaction: %v, want data loss", err)
 		}
@@ -467,7 +467,7 @@ func TestExactlyOnceFailingCheckpoints(t *testing.T) {
 	defer w2.Close()
 	c, _ := snk.NewCommitter(wctx)
 	defer c.Close()
-	if err := c.Commit(ctx, committables); err != nil {
+	if err := c.Commit(ctx, 1, committables); err != nil {
 		t.Fatal(err)
 	}
 	writeAll(t, w2, "v3")
@@ -476,7 +476,7 @@ func TestExactlyOnceFailingCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	w2.(connector.CheckpointListener).NotifyCheckpointComplete(4)
-	if err := c.Commit(ctx, cs); err != nil {
+	if err := c.Commit(ctx, 1, cs); err != nil {
 		t.Fatal(err)
 	}
 	if got := sorted(values(consume(t, addr, "pile", true))); !slices.Equal(got, []string{"v0", "v1", "v2", "v3"}) || !stable(t, addr, "pile") {

@@ -140,7 +140,7 @@ func (w *txFileWriter) Close() error { return nil }
 
 type txFileCommitter struct{ s *TxFileSink }
 
-func (c txFileCommitter) Commit(_ context.Context, committables [][]byte) (err error) {
+func (c txFileCommitter) Commit(_ context.Context, _ int64, committables [][]byte) (err error) {
 	pending := filepath.Join(c.s.dir, PendingDir)
 	committed := filepath.Join(c.s.dir, CommittedDir)
 	renamed := false

@@ -72,14 +72,14 @@ func TestTxFileSinkTwoPhase(t *testing.T) {
 	if got, _ := crashtest.ReadCommitted(dir); len(got) != 0 {
 		t.Fatalf("visible before commit: %q", got)
 	}
-	if err := c.Commit(ctx, c2); err != nil {
+	if err := c.Commit(ctx, 1, c2); err != nil {
 		t.Fatal(err)
 	}
 	// A restore commits again what was committed already.
-	if err := c.Commit(ctx, slices.Concat(c2, c3)); err != nil {
+	if err := c.Commit(ctx, 1, slices.Concat(c2, c3)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, c3); err != nil {
+	if err := c.Commit(ctx, 1, c3); err != nil {
 		t.Fatal(err)
 	}
 	got, err := crashtest.ReadCommitted(dir)
@@ -110,7 +110,7 @@ func TestTxFileSinkUncommittedStaysPending(t *testing.T) {
 	if string(cs[0]) == string(cs2[0]) {
 		t.Fatalf("two pre-commits of checkpoint 7 share the name %s", cs[0])
 	}
-	if err := c2.Commit(context.Background(), cs2); err != nil {
+	if err := c2.Commit(context.Background(), 1, cs2); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := crashtest.ReadCommitted(dir)
@@ -133,11 +133,11 @@ func TestTxFileSinkLossAndMisuse(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, crashtest.PendingDir, string(cs[0]))); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, cs); !errors.Is(err, connector.ErrDataLoss) {
+	if err := c.Commit(ctx, 1, cs); !errors.Is(err, connector.ErrDataLoss) {
 		t.Fatalf("commit of a vanished file: %v, want ErrDataLoss", err)
 	}
 	for _, bad := range []string{"", "..", "../x", "a/b"} {
-		err := c.Commit(ctx, [][]byte{[]byte(bad)})
+		err := c.Commit(ctx, 1, [][]byte{[]byte(bad)})
 		if err == nil || errors.Is(err, connector.ErrDataLoss) {
 			t.Errorf("commit of %q: %v, want a malformed-committable error", bad, err)
 		}

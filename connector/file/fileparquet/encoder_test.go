@@ -83,7 +83,7 @@ func TestRollsAtEveryCheckpoint(t *testing.T) {
 		if len(partFiles(t, dir)) != int(cp-1) {
 			t.Fatal("a file is visible before its checkpoint completed")
 		}
-		if err := c.Commit(ctx, committables); err != nil {
+		if err := c.Commit(ctx, 1, committables); err != nil {
 			t.Fatal(err)
 		}
 	}
