@@ -115,6 +115,18 @@ type CheckpointEntry struct {
 	Unaligned       int       `json:"unaligned_subtasks"`
 	InflightRecords int64     `json:"inflight_records"`
 	Error           string    `json:"error,omitempty"`
+	// Subtasks are the acknowledgements of a completed checkpoint's
+	// subtasks, in the order they came.
+	Subtasks []CheckpointSubtask `json:"subtasks,omitempty"`
+}
+
+// CheckpointSubtask is one subtask's part of a checkpoint.
+type CheckpointSubtask struct {
+	Vertex          int     `json:"vertex"`
+	Subtask         int     `json:"subtask"`
+	AckMS           float64 `json:"ack_ms"` // from the trigger to the acknowledgement
+	Unaligned       bool    `json:"unaligned"`
+	InflightRecords int64   `json:"inflight_records"`
 }
 
 // Backpressure is GET /api/v1/backpressure.
@@ -336,9 +348,14 @@ func (s *Server) checkpoints() Checkpoints {
 	st := s.job.Status()
 	out := Checkpoints{Completed: st.CheckpointsCompleted, Failed: st.CheckpointsFailed, Restores: st.Restores, History: []CheckpointEntry{}}
 	for _, c := range s.job.Checkpoints() {
-		out.History = append(out.History, CheckpointEntry{ID: c.ID, Kind: c.Kind, Status: c.Status, Path: c.Path, Time: c.Time,
+		e := CheckpointEntry{ID: c.ID, Kind: c.Kind, Status: c.Status, Path: c.Path, Time: c.Time,
 			DurationMS: float64(c.Duration) / float64(time.Millisecond), SizeBytes: c.KeyedBytes, Unaligned: c.Unaligned,
-			InflightRecords: c.InflightRecords, Error: c.Err})
+			InflightRecords: c.InflightRecords, Error: c.Err}
+		for _, a := range c.Subtasks {
+			e.Subtasks = append(e.Subtasks, CheckpointSubtask{Vertex: a.VertexID, Subtask: a.Subtask,
+				AckMS: float64(a.Acked) / float64(time.Millisecond), Unaligned: a.Unaligned, InflightRecords: a.InflightRecords})
+		}
+		out.History = append(out.History, e)
 	}
 	return out
 }

@@ -258,8 +258,13 @@ func TestRESTContract(t *testing.T) {
 	found := false
 	for _, c := range cps.History {
 		found = found || (c.Kind == "savepoint" && c.Path == res.Path && c.Status == "completed")
-		if c.Status == "completed" && c.Kind == "checkpoint" && (c.ID <= 0 || c.DurationMS <= 0) {
-			t.Errorf("checkpoint entry %+v", c)
+		if c.Status == "completed" && c.Kind == "checkpoint" && (c.ID <= 0 || c.DurationMS <= 0 || len(c.Subtasks) != 4) {
+			t.Errorf("checkpoint entry %+v, want an id, a duration and 4 subtasks", c)
+		}
+		for _, s := range c.Subtasks {
+			if !ids[s.Vertex] || s.Subtask < 0 || s.Subtask > 1 || s.AckMS < 0 || s.AckMS > c.DurationMS {
+				t.Errorf("checkpoint %d: subtask %+v", c.ID, s)
+			}
 		}
 	}
 	if !found {
@@ -276,6 +281,10 @@ func TestRESTContract(t *testing.T) {
 	getJSON(t, base+"job", &info)
 	if info.State != "finished" {
 		t.Errorf("state after stop %q", info.State)
+	}
+	getJSON(t, base+"checkpoints", &cps)
+	if last := cps.History[len(cps.History)-1]; last.Kind != "final" || last.Status != "completed" {
+		t.Errorf("the stop's checkpoint is %+v, want a completed final checkpoint", last)
 	}
 	if code, body := post(t, base+"savepoints", srv.Token()); code != http.StatusConflict {
 		t.Errorf("savepoint of an ended job: %d %s", code, body)

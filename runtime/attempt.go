@@ -70,6 +70,7 @@ type subtaskState struct {
 	ops             []opStateMeta
 	unaligned       bool
 	inflight        int64
+	acked           time.Duration // from the trigger to the ack (observe.go)
 }
 
 type periodicFn struct {

@@ -165,6 +165,7 @@ func (a *attempt) handle(ev taskEvent) {
 	case evAck:
 		if r := a.runs[ev.id]; r != nil {
 			r.mu.Lock()
+			ev.ack.acked = now.Sub(r.started)
 			r.states = append(r.states, ev.ack)
 			if ev.ack.unaligned {
 				r.unaligned++

@@ -134,6 +134,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 	if r := a.runs[x.ID]; r != nil {
 		r.mu.Lock()
 		unaligned, inflight, keyedBytes = r.unaligned, r.inflight, r.keyedBytes
+		a.j.obs.completing(x.ID, x.Kind, r.states)
 		for _, st := range r.states {
 			for _, om := range st.ops {
 				if len(om.KeyedChain) > 0 {

@@ -114,9 +114,8 @@ func (t *task) woke() { t.clock.woke() }
 // CheckpointRecord is one entry of the checkpoint history.
 type CheckpointRecord struct {
 	ID int64
-	// Kind is "checkpoint", "savepoint" or "final"... as far as known:
-	// periodic and final checkpoints are reported as "checkpoint",
-	// savepoints taken through Job.Savepoint as "savepoint".
+	// Kind is "checkpoint", "final" (the checkpoint of a stop or of the
+	// end of bounded input) or "savepoint" (taken through Job.Savepoint).
 	Kind string
 	// Status is "completed" or "failed".
 	Status string
@@ -132,6 +131,21 @@ type CheckpointRecord struct {
 	InflightRecords int64
 	// Err is why it failed.
 	Err string
+	// Subtasks are the acknowledgements of the subtasks, in the order
+	// they came, for a completed checkpoint (not a savepoint).
+	Subtasks []SubtaskAck
+}
+
+// SubtaskAck is one subtask's part of a checkpoint.
+type SubtaskAck struct {
+	VertexID, Subtask int
+	// Acked is the time from the trigger to the subtask's acknowledgement
+	// (its state written).
+	Acked time.Duration
+	// Unaligned is set when the subtask took the checkpoint unaligned,
+	// storing InflightRecords.
+	Unaligned       bool
+	InflightRecords int64
 }
 
 // Failure is one failure of the job: an attempt that ended with an error
@@ -235,6 +249,29 @@ type observer struct {
 	nfailures  [2]int64 // transient, permanent
 	durations  DurationHistogram
 	lastFailed int // index in failures of the newest, -1: none
+	// pending holds what the driver told of a checkpoint about to be
+	// reported complete (completing), for event to add to its record.
+	pending struct {
+		id   int64
+		kind string
+		acks []SubtaskAck
+	}
+}
+
+// completing is called by the driver just before it reports checkpoint id
+// complete, with the subtasks' acknowledgements.
+func (o *observer) completing(id int64, kind CheckpointKind, states []*subtaskState) {
+	acks := make([]SubtaskAck, 0, len(states))
+	for _, st := range states {
+		acks = append(acks, SubtaskAck{VertexID: st.vertex, Subtask: st.subtask, Acked: st.acked, Unaligned: st.unaligned, InflightRecords: st.inflight})
+	}
+	k := "checkpoint"
+	if kind == KindFinal {
+		k = "final"
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pending.id, o.pending.kind, o.pending.acks = id, k, acks
 }
 
 func newObserver(p *Plan) *observer {
@@ -275,6 +312,12 @@ func (o *observer) event(ev JobEvent) {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
+	o.mu.Lock()
+	if rec.Status == "completed" && o.pending.id == rec.ID {
+		rec.Kind, rec.Subtasks = o.pending.kind, o.pending.acks
+		o.pending.acks = nil
+	}
+	o.mu.Unlock()
 	o.add(rec)
 }
 

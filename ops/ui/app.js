@@ -110,6 +110,9 @@
     }
   }
 
+  // subtaskAcks lists when each subtask acknowledged, for a row's tooltip.
+  const subtaskAcks = (x) => (x.subtasks || []).map((s) => "#" + s.vertex + "/" + s.subtask + " " + ms(s.ack_ms) + (s.unaligned ? " unaligned" : "")).join("\n");
+
   function drawCheckpoints(c) {
     $("cp-summary").textContent = c.completed + " completed, " + c.failed + " failed, " + c.restores + " restores";
     const h = c.history.slice(-30);
@@ -122,7 +125,7 @@
       s += '<rect x="' + (i * w + w / 2) + '" y="' + (118 - sh) + '" width="' + (w / 2 - 1) + '" height="' + sh + '" fill="#a4c36a"/>';
     });
     $("cp-chart").innerHTML = s;
-    $("cp-rows").innerHTML = c.history.slice(-15).reverse().map((x) => '<tr data-id="' + x.id + '" data-kind="' + esc(x.kind) + '"><td>' + (x.id || "") + "</td><td>" + esc(x.kind) +
+    $("cp-rows").innerHTML = c.history.slice(-15).reverse().map((x) => '<tr data-id="' + x.id + '" data-kind="' + esc(x.kind) + '" title="' + esc(subtaskAcks(x)) + '"><td>' + (x.id || "") + "</td><td>" + esc(x.kind) +
       "</td><td" + (x.status === "failed" ? ' class="error" title="' + esc(x.error || "") + '"' : "") + ">" + esc(x.status) + "</td><td>" + new Date(x.time).toLocaleTimeString() +
       "</td><td>" + ms(x.duration_ms) + "</td><td>" + bytes(x.size_bytes) + "</td></tr>").join("");
   }
