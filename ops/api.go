@@ -64,6 +64,9 @@ type Operator struct {
 	RecordsOut          int64   `json:"records_out"`
 	RecordsInPerSecond  float64 `json:"records_in_per_second"`
 	RecordsOutPerSecond float64 `json:"records_out_per_second"`
+	// DeadLettered is, for a source with a dead-letter output, the bad
+	// records it sent there (counted in RecordsOut too); null otherwise.
+	DeadLettered *int64 `json:"dead_lettered,omitempty"`
 }
 
 // Edge is a network edge between two vertices.
@@ -310,13 +313,18 @@ func (s *Server) jobInfo() JobInfo {
 	}
 	rates := s.samples.opRates()
 	sh := s.samples.timeShares()
+	dead := deadLettered(s.deadLetters, counts)
 	for _, v := range plan.Vertices {
 		vx := Vertex{ID: v.ID, Name: v.Name, Parallelism: v.Parallelism, MaxParallelism: v.MaxParallelism, Source: v.Source != nil}
 		for _, op := range v.Ops {
 			c := counts[op.UID]
 			r := rates[op.UID]
-			vx.Operators = append(vx.Operators, Operator{Name: op.Name, UID: op.UID, RecordsIn: c.RecordsIn, RecordsOut: c.RecordsOut,
-				RecordsInPerSecond: r[0], RecordsOutPerSecond: r[1]})
+			o := Operator{Name: op.Name, UID: op.UID, RecordsIn: c.RecordsIn, RecordsOut: c.RecordsOut,
+				RecordsInPerSecond: r[0], RecordsOutPerSecond: r[1]}
+			if n, ok := dead[op.UID]; ok {
+				o.DeadLettered = &n
+			}
+			vx.Operators = append(vx.Operators, o)
 		}
 		for sub := range v.Parallelism {
 			x := sh[[2]int{v.ID, sub}]

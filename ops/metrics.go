@@ -14,7 +14,8 @@ import (
 // nothing is recorded per record, the tasks publish their counts and times
 // per batch and the collector reads them.
 type collector struct {
-	job *runtime.Job
+	job         *runtime.Job
+	deadLetters map[string][]string // source UID -> readers of its dead letters
 
 	recordsIn, recordsOut           *prometheus.Desc
 	busy, idle, backpressured       *prometheus.Desc
@@ -24,15 +25,17 @@ type collector struct {
 	durations                       *prometheus.Desc
 	restarts, failures, restores    *prometheus.Desc
 	uptime, running, parallelismOps *prometheus.Desc
+	deadLettered                    *prometheus.Desc
 }
 
-func newCollector(job *runtime.Job) *collector {
+func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector {
 	op := []string{"job", "operator", "subtask"}
 	jl := []string{"job"}
 	d := func(name, help string, labels []string) *prometheus.Desc {
 		return prometheus.NewDesc("sluice_"+name, help, labels, nil)
 	}
-	return &collector{job: job,
+	return &collector{job: job, deadLetters: deadLetters,
+		deadLettered:      d("dead_lettered_records_total", "Bad records the source sent to its dead-letter output (only sources that have one).", []string{"job", "operator"}),
 		recordsIn:         d("records_in_total", "Records delivered to the operator (from the network or from its predecessor in the chain).", op),
 		recordsOut:        d("records_out_total", "Records the operator emitted (main and side outputs).", op),
 		busy:              d("busy_seconds_total", "Time the subtask spent processing; its rate is the share of time busy. operator is the subtask's chain.", op),
@@ -56,17 +59,27 @@ func newCollector(job *runtime.Job) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsIn, c.recordsOut, c.busy, c.idle, c.backpressured, c.watermark, c.eventTimeLag,
-		c.checkpoints, c.durations, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps} {
+		c.checkpoints, c.durations, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps, c.deadLettered} {
 		ch <- d
 	}
 }
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	job := c.job.Plan().Name
-	for _, m := range c.job.Metrics() {
+	ms := c.job.Metrics()
+	for _, m := range ms {
 		sub := strconv.Itoa(m.Subtask)
 		ch <- prometheus.MustNewConstMetric(c.recordsIn, prometheus.CounterValue, float64(m.RecordsIn), job, m.Operator, sub)
 		ch <- prometheus.MustNewConstMetric(c.recordsOut, prometheus.CounterValue, float64(m.RecordsOut), job, m.Operator, sub)
+	}
+	if len(c.deadLetters) > 0 {
+		counts := map[string]runtime.OperatorMetrics{}
+		for _, m := range runtime.SumBySubtask(ms) {
+			counts[m.UID] = m
+		}
+		for uid, n := range deadLettered(c.deadLetters, counts) {
+			ch <- prometheus.MustNewConstMetric(c.deadLettered, prometheus.CounterValue, float64(n), job, counts[uid].Operator)
+		}
 	}
 	now := time.Now()
 	for _, t := range c.job.Times() {

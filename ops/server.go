@@ -68,7 +68,9 @@ type Server struct {
 	srv     *http.Server
 	samples *sampler
 	logger  *slog.Logger
-	done    chan struct{}
+	// deadLetters maps sources to the readers of their dead-letter output.
+	deadLetters map[string][]string
+	done        chan struct{}
 }
 
 // Serve starts serving job. It returns once the server listens.
@@ -103,8 +105,9 @@ func Serve(job *runtime.Job, opts Options) (*Server, error) {
 	}
 	s := &Server{job: job, opts: opts, token: token, ln: ln, logger: opts.Logger, done: make(chan struct{})}
 	s.samples = newSampler(job, int(5*time.Minute/opts.SampleEvery)+1)
+	s.deadLetters = deadLetterReaders(job.Plan())
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(job), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(newCollector(job, s.deadLetters), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	s.routes(mux)

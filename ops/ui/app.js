@@ -53,7 +53,8 @@
           '</b></span><span class="bp"></span></div>';
         for (const o of v.operators) {
           h += '<div class="op" data-uid="' + esc(o.uid) + '"><span class="op-name" title="' + esc(o.uid) + '">' + esc(o.name) +
-            '</span><span class="op-counts">in <span class="op-in">0</span> out <span class="op-out">0</span></span></div>';
+            '</span><span class="op-counts">in <span class="op-in">0</span> out <span class="op-out">0</span>' +
+            (o.dead_lettered == null ? "" : ' dead <span class="op-dead">0</span>') + "</span></div>";
         }
         d.innerHTML = h;
         g.appendChild(d);
@@ -71,6 +72,8 @@
         el.querySelector(".op-in").dataset.count = o.records_in;
         el.querySelector(".op-out").textContent = num(o.records_out);
         el.querySelector(".op-out").dataset.count = o.records_out;
+        const dead = el.querySelector(".op-dead");
+        if (dead) dead.textContent = num(o.dead_lettered);
       }
     }
     const svg = $("edges");
