@@ -14,10 +14,19 @@
 // A source's work is cut into splits (a file, a Kafka partition, a shard).
 // An [Enumerator], running once per job in the job's coordinating
 // goroutine, discovers splits and assigns them to [Reader]s, one per source
-// subtask. A reader's whole progress lives in the splits it returns from
+// subtask. A reader's progress lives in the splits it returns from
 // SnapshotState, so splits can move between subtasks on failover and
-// rescale. Each split has its own watermark generator when the job uses
-// event time ([ReaderOutput.Split]).
+// rescale. What is not a split's progress (acknowledgements pending until a
+// checkpoint completes, ids for deduplication) is reader state
+// ([StatefulReader]), which goes to one subtask whole on rescale. Each
+// split has its own watermark generator when the job uses event time
+// ([ReaderOutput.Split]). A reader's goroutines of its own end with
+// [ReaderContext.Context].
+//
+// A failure restarts every reader and the enumerator from the last
+// completed checkpoint; no split is handed back by hand (see [Enumerator]).
+// Acknowledgements to the external system happen only once the checkpoint
+// that holds the records' effects is complete (see [Reader]).
 //
 // # Sinks
 //
@@ -26,5 +35,20 @@
 // the target. An exactly-once sink's writer also implements [PreCommitter]:
 // on the barrier it pre-commits and returns committables that go into the
 // checkpoint; the sink's [Committer] commits them once the checkpoint is
-// complete.
+// complete, told which checkpoint that is.
+//
+// # Failures
+//
+// The classification of errors is part of the contract (errors.go): a
+// connector returns an error that a retry cannot fix as permanent, marked
+// with [Permanent] or wrapping one of [ErrRejected] (the target refuses
+// the configuration: a missing topic or index, refused credentials),
+// [ErrConfig] (a configuration that cannot work), [ErrBadRecord] (a
+// record that cannot be decoded and has no dead-letter output; see
+// [ReaderOutput.Reject]), [ErrDataLoss] (committed data may not reach the
+// target: an expired or fenced transaction) or [ErrOutputAhead] (an
+// exactly-once sink asked to resume behind output it already committed).
+// [IsPermanent] tells them apart. The runtime restarts the job after any
+// other error and ends it at once after a permanent one, whose message must
+// then say what failed, where, and what to change.
 package connector

@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -63,16 +64,21 @@ type EnumeratorContext interface {
 
 // Enumerator discovers and assigns splits. All of its methods are called
 // from one goroutine.
+//
+// No split is lost or read twice across a failure, without any help from
+// the enumerator: every failure restarts all readers and the enumerator
+// from the last completed checkpoint, and assignments and checkpoints are
+// ordered. Snapshot(n) is taken before the checkpoint's barrier is started
+// at any reader, and the splits assigned before it reach their reader
+// before the reader's snapshot of n: a split is either in the enumerator's
+// state of n (not assigned yet) or in a reader's. Splits assigned after
+// Snapshot(n) are, in the state of n, still the enumerator's to assign.
 type Enumerator interface {
 	// AddReader is called when the reader of subtask starts.
 	AddReader(subtask int) error
 	// HandleSplitRequest is called when the reader of subtask asks for work
 	// (ReaderContext.RequestSplit).
 	HandleSplitRequest(subtask int) error
-	// AddSplitsBack returns splits that were assigned to subtask after the
-	// last completed checkpoint and are lost with a failed reader; they must
-	// be assigned again.
-	AddSplitsBack(subtask int, splits []Split) error
 	// Snapshot returns the enumerator's state for checkpoint id: at least
 	// the splits not assigned yet, and what was already discovered.
 	Snapshot(id int64) ([]byte, error)
@@ -87,11 +93,31 @@ type ReaderContext interface {
 	// RequestSplit asks the enumerator for more work.
 	RequestSplit()
 	Logger() *slog.Logger
+	// Context is done when the reader's job attempt ends: at once when the
+	// job fails or is cancelled, and after Close when the job finishes or
+	// is stopped. What the reader does on goroutines of its own (fetching,
+	// waiting on a connection, acknowledging) ends with it at the latest.
+	Context() context.Context
 }
 
 // Reader reads the splits assigned to one source subtask. Its methods are
 // called from the subtask's goroutine only; Available's channel may be
 // closed or sent to from any goroutine.
+//
+// # Acknowledgements
+//
+// A reader that acknowledges records to the external system (a message
+// queue's acks, a consumer group's offsets) does so only once the
+// checkpoint that holds the records' effects is complete, in
+// NotifyCheckpointComplete (see [CheckpointListener]): the records it
+// emitted before its snapshot of checkpoint n (SnapshotState(n)) are
+// covered by n, whose completion means every operator's state and every
+// two-phase sink's committables of n are durable. An ack before that could
+// lose records: a failure restores the previous checkpoint, and the
+// system would not deliver them again. What is to be acknowledged after a
+// restore goes into the checkpoint too ([StatefulReader]); a notification
+// may be skipped (completion of n covers every id below n), and none comes
+// for an aborted checkpoint, whose records the next checkpoint covers.
 type Reader[T any] interface {
 	// Start is called once before the first PollNext, after restored
 	// splits were added.
@@ -112,6 +138,29 @@ type Reader[T any] interface {
 	SnapshotState(checkpointID int64) ([]Split, error)
 	// Close releases resources.
 	Close() error
+}
+
+// StatefulReader is an optional capability of readers: state of the
+// reader's own beside its splits, which goes into checkpoints. It is for
+// what is not the progress of a split: acknowledgements pending until a
+// checkpoint completes (RabbitMQ delivery tags, Pub/Sub ack ids), or the
+// ids of records already emitted (deduplication).
+//
+// SnapshotReaderState is called right after SnapshotState, for the same
+// checkpoint. RestoreReaderState is called once, after NewReader and
+// before restored splits are added and Start, with the state this subtask
+// restores; it is not called on a fresh start.
+//
+// Unlike splits, reader state is not spread element by element: at the
+// parallelism of the checkpoint, subtask s restores what subtask s
+// snapshot. At another parallelism p, all of what old subtask s snapshot
+// goes to subtask s mod p, in the order of the old subtasks, so a subtask
+// may restore the state of several old subtasks (scale down) or none
+// (scale up). State is never split or dropped; a reader whose state refers
+// to splits must expect the splits to be restored at other subtasks.
+type StatefulReader interface {
+	SnapshotReaderState(checkpointID int64) ([][]byte, error)
+	RestoreReaderState(state [][]byte) error
 }
 
 // ReaderOutput receives a reader's records.

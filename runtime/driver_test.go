@@ -355,7 +355,6 @@ func (e *scriptEnum) HandleSplitRequest(s int) error {
 	e.log.add("split request of %d", s)
 	return nil
 }
-func (e *scriptEnum) AddSplitsBack(int, []connector.Split) error { return nil }
 func (e *scriptEnum) Snapshot(id int64) ([]byte, error) {
 	e.log.add("snapshot %d", id)
 	return []byte("enum"), nil

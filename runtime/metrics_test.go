@@ -44,10 +44,9 @@ func (e *rangeEnum) AddReader(s int) error {
 	e.ctx.NoMoreSplits(s)
 	return nil
 }
-func (e *rangeEnum) HandleSplitRequest(int) error               { return nil }
-func (e *rangeEnum) AddSplitsBack(int, []connector.Split) error { return nil }
-func (e *rangeEnum) Snapshot(int64) ([]byte, error)             { return nil, nil }
-func (e *rangeEnum) Close() error                               { return nil }
+func (e *rangeEnum) HandleSplitRequest(int) error   { return nil }
+func (e *rangeEnum) Snapshot(int64) ([]byte, error) { return nil, nil }
+func (e *rangeEnum) Close() error                   { return nil }
 
 type rangeReader struct {
 	splits []rangeSplit

@@ -1,8 +1,14 @@
 package runtime
 
 import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/sluicehq/sluice/connector"
@@ -52,7 +58,13 @@ func (s sourceSpec[T]) NewEnumerator(ctx connector.EnumeratorContext, restored [
 }
 func (s sourceSpec[T]) SplitCodec() connector.SplitCodec { return s.src.SplitCodec() }
 
-const splitsState = "source-splits"
+// Operator state of a source: the reader's splits (spread over the
+// subtasks on restore), and the reader's own state (connector.StatefulReader),
+// kept whole per old subtask (see readerStateFor).
+const (
+	splitsState = "source-splits"
+	readerState = "source-reader-state"
+)
 
 type sourceOperator[T any] struct {
 	src     connector.Source[T]
@@ -75,6 +87,15 @@ func (s *sourceOperator[T]) Open(ctx *OperatorContext) error {
 		return fmt.Errorf("create reader: %w", err)
 	}
 	s.reader = r
+	if sr, ok := r.(connector.StatefulReader); ok && ctx.Restored != nil {
+		st, err := readerStateFor(ctx.Restored.Unions[readerState], ctx.Subtask, ctx.Parallelism)
+		if err != nil {
+			return fmt.Errorf("restore reader state from checkpoint %d: %w", ctx.Restored.CheckpointID, err)
+		}
+		if err := sr.RestoreReaderState(st); err != nil {
+			return fmt.Errorf("restore reader state: %w", err)
+		}
+	}
 	if ctx.Restored != nil {
 		var splits []connector.Split
 		for _, b := range ctx.Restored.Lists[splitsState] {
@@ -156,7 +177,45 @@ func (s *sourceOperator[T]) SnapshotState(cp CheckpointInfo, snap *OperatorSnaps
 		}
 		snap.AddList(splitsState, b)
 	}
+	if sr, ok := s.reader.(connector.StatefulReader); ok {
+		st, err := sr.SnapshotReaderState(cp.ID)
+		if err != nil {
+			return fmt.Errorf("snapshot reader state: %w", err)
+		}
+		// Union state, each entry tagged with this subtask: every subtask
+		// of a restore sees all of it and keeps the entries of the old
+		// subtasks it takes over.
+		for _, e := range st {
+			snap.AddUnion(readerState, append(binary.AppendUvarint(nil, uint64(s.ctx.Subtask)), e...))
+		}
+	}
 	return nil
+}
+
+// readerStateFor returns the reader state that subtask of par restores
+// from the tagged entries of all old subtasks: those of old subtask s go
+// to subtask s mod par, in the order of the old subtasks.
+func readerStateFor(entries [][]byte, subtask, par int) ([][]byte, error) {
+	type tagged struct {
+		from int
+		e    []byte
+	}
+	var mine []tagged
+	for _, b := range entries {
+		from, n := binary.Uvarint(b)
+		if n <= 0 || from > math.MaxInt32 {
+			return nil, errors.New("malformed reader state entry")
+		}
+		if int(from)%par == subtask {
+			mine = append(mine, tagged{int(from), b[n:]})
+		}
+	}
+	slices.SortStableFunc(mine, func(a, b tagged) int { return cmp.Compare(a.from, b.from) })
+	out := make([][]byte, len(mine))
+	for i, t := range mine {
+		out[i] = t.e
+	}
+	return out, nil
 }
 
 func (s *sourceOperator[T]) NotifyCheckpointComplete(id int64) error {
@@ -179,6 +238,9 @@ type readerContext struct{ ctx *OperatorContext }
 func (r readerContext) Subtask() int         { return r.ctx.Subtask }
 func (r readerContext) Parallelism() int     { return r.ctx.Parallelism }
 func (r readerContext) Logger() *slog.Logger { return r.ctx.Logger }
+
+// Context is the task's: it ends with the attempt.
+func (r readerContext) Context() context.Context { return r.ctx.task.ctx }
 func (r readerContext) RequestSplit() {
 	t := r.ctx.task
 	t.att.send(taskEvent{kind: evSplitRequest, vertex: t.v.ID, subtask: t.subtask})

@@ -426,11 +426,10 @@ func (winNoSplits) Decode([]byte) (connector.Split, error) { return nil, errors.
 
 type winScriptEnum struct{ ctx connector.EnumeratorContext }
 
-func (e winScriptEnum) AddReader(subtask int) error              { e.ctx.NoMoreSplits(subtask); return nil }
-func (winScriptEnum) HandleSplitRequest(int) error               { return nil }
-func (winScriptEnum) AddSplitsBack(int, []connector.Split) error { return nil }
-func (winScriptEnum) Snapshot(int64) ([]byte, error)             { return []byte{}, nil }
-func (winScriptEnum) Close() error                               { return nil }
+func (e winScriptEnum) AddReader(subtask int) error  { e.ctx.NoMoreSplits(subtask); return nil }
+func (winScriptEnum) HandleSplitRequest(int) error   { return nil }
+func (winScriptEnum) Snapshot(int64) ([]byte, error) { return []byte{}, nil }
+func (winScriptEnum) Close() error                   { return nil }
 
 type winScriptReader[T any] struct{ s *winScript[T] }
 

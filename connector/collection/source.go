@@ -263,13 +263,6 @@ func (e *enumerator) AddReader(subtask int) error {
 
 func (e *enumerator) HandleSplitRequest(int) error { return nil }
 
-func (e *enumerator) AddSplitsBack(subtask int, splits []connector.Split) error {
-	for _, sp := range splits {
-		e.ctx.Assign(subtask, sp)
-	}
-	return nil
-}
-
 // Snapshot: all splits are assigned at the start, so the state is empty
 // (but not nil, which marks a fresh start).
 func (e *enumerator) Snapshot(int64) ([]byte, error) { return []byte{}, nil }

@@ -115,26 +115,6 @@ func (e *enumerator) serveWaiting() {
 	}
 }
 
-func (e *enumerator) AddSplitsBack(_ int, splits []connector.Split) error {
-	var back []*Split
-	for _, sp := range splits {
-		s, ok := sp.(*Split)
-		if !ok {
-			return fmt.Errorf("%w: %T", errNotFileSplit, sp)
-		}
-		if _, dup := e.pendingSet[s.Path]; dup {
-			continue
-		}
-		c := *s
-		back = append(back, &c)
-		e.pendingSet[s.Path] = struct{}{}
-		delete(e.processed, s.Path)
-	}
-	e.pending = slices.Insert(e.pending, e.head, back...)
-	e.serveWaiting()
-	return nil
-}
-
 // discover lists the path and queues the new files, oldest first.
 func (e *enumerator) discover() error {
 	files, err := listFiles(e.root, e.recursive)

@@ -8,9 +8,6 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/sluicehq/sluice/connector"
-	"github.com/sluicehq/sluice/connector/collection"
 )
 
 func TestBoundedEnumerator(t *testing.T) {
@@ -228,32 +225,5 @@ func TestLateFileBeyondToleranceIsSkipped(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, []string{"new.txt", "late-but-ok.txt"}) {
 		t.Fatalf("got %v", got)
-	}
-}
-
-func TestAddSplitsBack(t *testing.T) {
-	dir := t.TempDir()
-	writeFile(t, dir, "a.txt", []byte("a\n"), time.Time{})
-	writeFile(t, dir, "b.txt", []byte("b\n"), time.Time{})
-	ctx := newFakeEnumContext(2)
-	en, err := NewSource(dir, Lines()).WithContinuous(time.Second).NewEnumerator(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	en.HandleSplitRequest(0)
-	lost := ctx.assigned[0][0]
-	lost.Offset, lost.Line = 2, 2
-	if err := en.AddSplitsBack(0, []connector.Split{lost}); err != nil {
-		t.Fatal(err)
-	}
-	ctx.tick(t) // not discovered again
-	en.HandleSplitRequest(1)
-	en.HandleSplitRequest(1)
-	got := ctx.assigned[1]
-	if len(got) != 2 || got[0].Path != lost.Path || got[0].Offset != 2 || got[1].Path == lost.Path {
-		t.Fatalf("got %+v", got)
-	}
-	if err := en.AddSplitsBack(0, []connector.Split{&collection.Split{}}); err == nil {
-		t.Fatal("a foreign split must be refused")
 	}
 }

@@ -296,19 +296,6 @@ func (e *enumerator) AddReader(subtask int) error {
 
 func (e *enumerator) HandleSplitRequest(int) error { return nil }
 
-func (e *enumerator) AddSplitsBack(subtask int, splits []connector.Split) error {
-	for _, sp := range splits {
-		s, ok := sp.(*Split)
-		if !ok {
-			return fmt.Errorf("%w: %T", errNotKafkaSplit, sp)
-		}
-		c := *s
-		e.st.unassigned = append(e.st.unassigned, &c)
-	}
-	e.assignPending()
-	return nil
-}
-
 func (e *enumerator) Snapshot(int64) ([]byte, error) { return e.st.encode(), nil }
 
 func (e *enumerator) Close() error {

@@ -223,6 +223,9 @@ func (c fakeReaderCtx) Subtask() int         { return c.subtask }
 func (c fakeReaderCtx) Parallelism() int     { return c.par }
 func (c fakeReaderCtx) RequestSplit()        {}
 func (c fakeReaderCtx) Logger() *slog.Logger { return quietLogger() }
+func (c fakeReaderCtx) Context() context.Context {
+	return context.Background()
+}
 
 type fakeWriterCtx struct {
 	subtask, par  int

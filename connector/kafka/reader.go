@@ -98,7 +98,7 @@ func newReader[T any](cfg *sourceConfig, dec Decoder[T], ctx connector.ReaderCon
 	}
 	r.cl = cl
 	if cfg.group != "" {
-		r.commits = newOffsetCommitter(kadm.NewClient(cl), cfg.group, r.log)
+		r.commits = newOffsetCommitter(ctx.Context(), kadm.NewClient(cl), cfg.group, r.log)
 	}
 	return r, nil
 }
@@ -341,8 +341,10 @@ type offsetCommitter struct {
 	done    chan struct{}
 }
 
-func newOffsetCommitter(adm *kadm.Client, group string, log *slog.Logger) *offsetCommitter {
-	ctx, cancel := context.WithCancel(context.Background())
+// newOffsetCommitter starts the goroutine that commits offsets; it ends on
+// Close, or when parent (the reader's context) is done.
+func newOffsetCommitter(parent context.Context, adm *kadm.Client, group string, log *slog.Logger) *offsetCommitter {
+	ctx, cancel := context.WithCancel(parent)
 	c := &offsetCommitter{adm: adm, group: group, log: log, wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	go c.run()
 	return c

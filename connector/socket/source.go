@@ -98,14 +98,13 @@ func (e *enumerator) AddReader(subtask int) error {
 	e.ctx.NoMoreSplits(subtask)
 	return nil
 }
-func (e *enumerator) HandleSplitRequest(int) error               { return nil }
-func (e *enumerator) AddSplitsBack(int, []connector.Split) error { return nil }
-func (e *enumerator) Snapshot(int64) ([]byte, error)             { return []byte{}, nil }
-func (e *enumerator) Close() error                               { return nil }
+func (e *enumerator) HandleSplitRequest(int) error   { return nil }
+func (e *enumerator) Snapshot(int64) ([]byte, error) { return []byte{}, nil }
+func (e *enumerator) Close() error                   { return nil }
 
 // NewReader returns the reader of one subtask.
 func (s *Source) NewReader(ctx connector.ReaderContext) (connector.Reader[string], error) {
-	c, cancel := context.WithCancel(context.Background())
+	c, cancel := context.WithCancel(ctx.Context())
 	return &reader{src: s, log: ctx.Logger(), ctx: c, cancel: cancel, avail: make(chan struct{}, 1)}, nil
 }
 
