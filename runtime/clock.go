@@ -86,7 +86,7 @@ func (s *timerService) arm() {
 	if d < 0 {
 		d = 0
 	}
-	s.stop = s.clock.AfterFunc(d, func() { s.mail.post(s.fire) })
+	s.stop = s.clock.AfterFunc(d, func() { s.mail.post("timers", 0, s.fire) })
 }
 
 // fire runs due callbacks; it runs in the task goroutine.

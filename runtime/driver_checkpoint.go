@@ -70,7 +70,7 @@ func (a *attempt) trigger(x coordinator.Trigger) {
 		}
 		for _, t := range a.tasks[vi] {
 			t := t
-			t.mail.post(func() error { return t.triggerSource(b) })
+			t.mail.post("trigger", b.ID, func() error { return t.triggerSource(b) })
 		}
 	}
 }
@@ -119,7 +119,7 @@ func (a *attempt) complete(x coordinator.Complete) error {
 		h(x.ID, x.Kind)
 	}
 	a.allTasks(func(t *task) {
-		t.mail.post(func() error { return t.notifyComplete(x.ID) })
+		t.mail.post("complete", x.ID, func() error { return t.notifyComplete(x.ID) })
 	})
 	for _, e := range a.enums {
 		if l, ok := e.enum.(connector.CheckpointListener); ok {
@@ -180,7 +180,7 @@ func (a *attempt) abort(x coordinator.Abort) {
 	a.logger.Warn("checkpoint aborted", "checkpoint", x.ID, "kind", x.Kind.String(), "reason", x.Reason)
 	a.j.emit(JobEvent{Kind: "checkpoint-aborted", CheckpointID: x.ID, Err: x.Reason})
 	a.allTasks(func(t *task) {
-		t.mail.post(func() error { return t.notifyAborted(x.ID) })
+		t.mail.post("abort", x.ID, func() error { return t.notifyAborted(x.ID) })
 	})
 	for _, e := range a.enums {
 		if l, ok := e.enum.(connector.CheckpointListener); ok {

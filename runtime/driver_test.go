@@ -27,13 +27,15 @@ import (
 //	source-ended task=source/0|all
 //	finish task=sink/0|all        a task ended
 //	fail task=sink/0 err=...      a task failed
+//	split-request task=source/0   a reader asks for a split (it gets one)
 //	savepoint                     a savepoint requested by the user
 //	stop                          a stop requested by the user
 //	shutdown                      the attempt ends
 //	list                          the checkpoint storage's directories
 //
-// After each command it prints what the driver did: the job events, the
-// tasks it posted to (checkpoint triggers, notifications), the calls of
+// After each command it prints what the driver did: the job events, what
+// it asked of which tasks (trigger, complete, abort: the checkpoint's
+// barrier at a source, notifications), the calls of
 // the split enumerator, replies to requests, the checkpoints in progress,
 // and the attempt's result once it is over. The sink vertex is "sink",
 // with parallelism 1.
@@ -96,9 +98,9 @@ func TestDriver(t *testing.T) {
 				if err := a.tick(); err != nil {
 					return "tick: " + err.Error()
 				}
-			case "ack", "decline", "source-ended", "finish", "fail":
+			case "ack", "decline", "source-ended", "finish", "fail", "split-request":
 				kind := map[string]taskEventKind{"ack": evAck, "decline": evDecline, "source-ended": evSourceEnded,
-					"finish": evFinished, "fail": evFailed}[d.Cmd]
+					"finish": evFinished, "fail": evFailed, "split-request": evSplitRequest}[d.Cmd]
 				for _, tk := range h.tasks(t, d, args["task"]) {
 					ev := taskEvent{kind: kind, vertex: tk.v.ID, subtask: tk.subtask, id: num("id", 0)}
 					switch kind {
@@ -235,20 +237,29 @@ func (h *driverHarness) report() string {
 		}
 		break
 	}
-	var posted []string
+	// What the tasks were asked to do, in the order first asked.
+	var order []string
+	posted := map[string][]string{}
 	a.allTasks(func(tk *task) {
 		m := tk.mail
 		m.mu.Lock()
-		n := len(m.queue)
+		q := m.queue
 		m.queue = nil
 		m.n.Store(0)
 		m.mu.Unlock()
-		for range n {
-			posted = append(posted, fmt.Sprintf("%s/%d", tk.v.Name, tk.subtask))
+		for _, x := range q {
+			what := x.what
+			if x.id != 0 {
+				what = fmt.Sprintf("%s %d", x.what, x.id)
+			}
+			if _, ok := posted[what]; !ok {
+				order = append(order, what)
+			}
+			posted[what] = append(posted[what], fmt.Sprintf("%s/%d", tk.v.Name, tk.subtask))
 		}
 	})
-	if len(posted) > 0 {
-		fmt.Fprintf(&b, "posted: %s\n", strings.Join(posted, " "))
+	for _, what := range order {
+		fmt.Fprintf(&b, "%s: %s\n", what, strings.Join(posted[what], " "))
 	}
 	for _, l := range h.enum.take() {
 		fmt.Fprintf(&b, "enumerator: %s\n", l)
@@ -340,19 +351,29 @@ func (l *scriptLog) take() []string {
 type scriptSource struct{ log *scriptLog }
 
 func (scriptSource) Bounded() bool { return true }
-func (s scriptSource) NewEnumerator(connector.EnumeratorContext, []byte) (connector.Enumerator, error) {
-	return &scriptEnum{log: s.log}, nil
+func (s scriptSource) NewEnumerator(ctx connector.EnumeratorContext, _ []byte) (connector.Enumerator, error) {
+	return &scriptEnum{log: s.log, ctx: ctx}, nil
 }
 func (scriptSource) NewReader(connector.ReaderContext) (connector.Reader[int], error) {
 	return nil, errors.New("not in a driver script")
 }
 func (scriptSource) SplitCodec() connector.SplitCodec { return nil }
 
-type scriptEnum struct{ log *scriptLog }
+type scriptEnum struct {
+	log *scriptLog
+	ctx connector.EnumeratorContext
+	n   int
+}
+
+type scriptSplit string
+
+func (s scriptSplit) SplitID() string { return string(s) }
 
 func (e *scriptEnum) AddReader(s int) error { e.log.add("add reader %d", s); return nil }
 func (e *scriptEnum) HandleSplitRequest(s int) error {
-	e.log.add("split request of %d", s)
+	e.n++
+	e.log.add("split request of %d: assign split-%d", s, e.n)
+	e.ctx.Assign(s, scriptSplit(fmt.Sprint("split-", e.n)))
 	return nil
 }
 func (e *scriptEnum) Snapshot(id int64) ([]byte, error) {

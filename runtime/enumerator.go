@@ -47,12 +47,12 @@ func (e *enumRunner) Parallelism() int { return len(e.a.tasks[e.vi]) }
 
 func (e *enumRunner) Assign(subtask int, splits ...connector.Split) {
 	t := e.a.tasks[e.vi][subtask]
-	t.mail.post(func() error { return t.wrap(0, t.src.addSplits(splits)) })
+	t.mail.post("splits", 0, func() error { return t.wrap(0, t.src.addSplits(splits)) })
 }
 
 func (e *enumRunner) NoMoreSplits(subtask int) {
 	t := e.a.tasks[e.vi][subtask]
-	t.mail.post(func() error { t.src.noMoreSplits(); return nil })
+	t.mail.post("no more splits", 0, func() error { t.src.noMoreSplits(); return nil })
 }
 
 func (e *enumRunner) Every(interval time.Duration, fn func() error) {

@@ -11,18 +11,26 @@ import (
 // blocks; it rings the task's doorbell.
 type mailbox struct {
 	mu       sync.Mutex
-	queue    []func() error
+	queue    []mail
 	n        atomic.Int32
 	doorbell chan struct{}
+}
+
+// mail is one action. what and id say what it is ("trigger", 7), so that
+// a mailbox's content can be told apart without running it.
+type mail struct {
+	what string
+	id   int64 // the checkpoint the action is about; 0 if none
+	fn   func() error
 }
 
 func newMailbox(doorbell chan struct{}) *mailbox {
 	return &mailbox{doorbell: doorbell}
 }
 
-func (m *mailbox) post(fn func() error) {
+func (m *mailbox) post(what string, id int64, fn func() error) {
 	m.mu.Lock()
-	m.queue = append(m.queue, fn)
+	m.queue = append(m.queue, mail{what: what, id: id, fn: fn})
 	m.n.Add(1)
 	m.mu.Unlock()
 	ring(m.doorbell)
@@ -39,8 +47,8 @@ func (m *mailbox) run() error {
 		m.queue = nil
 		m.n.Store(0)
 		m.mu.Unlock()
-		for _, fn := range q {
-			if err := fn(); err != nil {
+		for _, a := range q {
+			if err := a.fn(); err != nil {
 				return err
 			}
 		}
