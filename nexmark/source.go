@@ -54,7 +54,7 @@ func (s *Source) events() *collection.Source[Event] {
 			return nil, err
 		}
 		return g.Event, nil
-	}).WithTimestamps(cfg.timestamp).Interleaved().WithPollSize(s.perPoll).WithSplitName("nexmark")
+	}, collection.Timestamps(cfg.timestamp), collection.Interleaved(), collection.PollSize(s.perPoll), collection.SplitName("nexmark"))
 }
 
 // Config returns the source's configuration with defaults filled in.

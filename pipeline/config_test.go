@@ -11,6 +11,9 @@ import (
 
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/collection"
+	// The registered connectors these tests use.
+	_ "github.com/sluicehq/sluice/connector/kafka"
+	_ "github.com/sluicehq/sluice/connector/stdout"
 )
 
 // A connector defined by a program (here, this test) is used from YAML

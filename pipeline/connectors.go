@@ -15,7 +15,6 @@ import (
 	"github.com/sluicehq/sluice/connector/collection"
 	"github.com/sluicehq/sluice/connector/file"
 	"github.com/sluicehq/sluice/connector/socket"
-	"github.com/sluicehq/sluice/connector/stdout"
 	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -53,7 +52,6 @@ var (
 		"socket":     {keys: []string{"address", "format", "end_on_close", "max_line_bytes"}, decode: decodeSocketSource},
 	}
 	sinkTypes = map[string]sinkType{
-		"stdout": {keys: []string{"format"}, decode: decodeStdoutSink},
 		"file":   {keys: []string{"path", "format", "csv", "part_prefix", "max_part_size", "max_part_age", "inactivity", "buckets", "bucket_layout", "bucket_field"}, decode: decodeFileSink},
 		"socket": {keys: []string{"address", "format"}, decode: decodeSocketSink},
 	}
@@ -322,20 +320,14 @@ func (g *generatorSource) build(b *builder, src *Source, ws eventtime.Strategy[R
 		id = "source"
 	}
 	if g.records != nil {
-		cs := collection.Slice(g.records)
-		if g.rate > 0 {
-			cs = cs.WithRate(g.rate)
-		}
+		cs := collection.Slice(g.records, collection.Rate(g.rate))
 		s := stream.FromSource(b.env, src.Name, cs, ws).UID(id)
 		if src.Parallelism > 0 {
 			s = s.Parallelism(src.Parallelism)
 		}
 		return s, nil
 	}
-	cs := collection.Generate(g.count, func(i int64) int64 { return i })
-	if g.rate > 0 {
-		cs = cs.WithRate(g.rate)
-	}
+	cs := collection.Generate(g.count, func(i int64) int64 { return i }, collection.Rate(g.rate))
 	idx := stream.FromSource(b.env, src.Name, cs, eventtime.NoWatermarks[int64]()).UID(id)
 	if src.Parallelism > 0 {
 		idx = idx.Parallelism(src.Parallelism)
@@ -452,19 +444,20 @@ func (f *fileSource) build(b *builder, src *Source, ws eventtime.Strategy[Record
 	if f.csv != nil {
 		format = newCSVFormat(f.csv)
 	}
-	fs := file.NewSource(f.path, format).WithName(src.Name)
+	opts := []file.SourceOption{file.SourceName(src.Name)}
 	if f.monitor > 0 {
-		fs = fs.WithContinuous(f.monitor)
+		opts = append(opts, file.Continuous(f.monitor))
 	}
 	if f.recursive {
-		fs = fs.WithRecursive()
+		opts = append(opts, file.Recursive())
 	}
 	if f.maxRecord > 0 {
-		fs = fs.WithMaxRecordSize(f.maxRecord)
+		opts = append(opts, file.MaxRecordSize(f.maxRecord))
 	}
 	if f.tolerance > 0 {
-		fs = fs.WithLateFileTolerance(f.tolerance)
+		opts = append(opts, file.LateFileTolerance(f.tolerance))
 	}
+	fs := file.NewSource(f.path, format, opts...)
 	return fromSource(b, src, stream.FromSource(b.env, src.Name, fs, ws)), nil
 }
 
@@ -538,26 +531,26 @@ func (f *fileSink) build(b *builder, in stream.Stream[Record], _ *Sink) (stream.
 	if f.csv != nil {
 		enc = csvEncoder(f.csv)
 	}
-	s := file.NewSink(f.path, enc).WithRolling(f.rolling)
+	opts := []file.SinkOption{file.Rolling(f.rolling)}
 	if f.prefix != "" {
-		s = s.WithPartPrefix(f.prefix)
+		opts = append(opts, file.PartPrefix(f.prefix))
 	}
 	switch f.buckets {
 	case "processing_time":
-		s = s.WithBuckets(file.ByProcessingTime[Record](f.layout, nil))
+		opts = append(opts, file.Buckets(file.ByProcessingTime[Record](f.layout, nil)))
 	case "event_time":
-		s = s.WithBuckets(file.ByEventTime[Record](f.layout, nil))
+		opts = append(opts, file.Buckets(file.ByEventTime[Record](f.layout, nil)))
 	case "field":
 		e := f.bucketBy
-		s = s.WithBuckets(file.BucketFunc[Record](func(r Record, _ int64, _ time.Time) (string, error) {
+		opts = append(opts, file.Buckets(file.BucketFunc[Record](func(r Record, _ int64, _ time.Time) (string, error) {
 			v, err := e.eval(r)
 			if err != nil {
 				return "", err
 			}
 			return fmt.Sprint(v), nil
-		}))
+		})))
 	}
-	return in.SinkTo("file", s), nil
+	return in.SinkTo("file", file.NewSink(f.path, enc, opts...)), nil
 }
 
 // ---- socket ----
@@ -625,25 +618,12 @@ func (s *socketSink) build(_ *builder, in stream.Stream[Record], _ *Sink) (strea
 	return in.SinkTo("socket", socket.NewSink(s.addr, jsonLine, socket.SinkOptions{})), nil
 }
 
-// ---- stdout ----
-
-type stdoutSink struct{}
-
-func decodeStdoutSink(d *decoder, o *obj) sinkImpl {
-	d.enum(o, "format", "json", "json")
-	return stdoutSink{}
-}
-
 func jsonLine(r Record) []byte {
 	b, err := encodeJSONRecord(r)
 	if err != nil {
 		return fmt.Appendf(nil, "%v", r)
 	}
 	return b
-}
-
-func (stdoutSink) build(b *builder, in stream.Stream[Record], _ *Sink) (stream.Sink, error) {
-	return in.SinkTo("stdout", stdout.To(b.stdout, jsonLine)), nil
 }
 
 // SourceTypes lists the source types of YAML pipelines (source.type).

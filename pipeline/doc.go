@@ -23,6 +23,22 @@
 // a small tree that keeps positions (node.go), with ${VAR} and
 // ${VAR:-default} interpolated in every scalar, then decoded by hand
 // (decode.go, spec.go, stepspec.go, sections.go, connectors.go, csv.go,
-// kafka_security.go, schema.go). Records that cross a network edge keep
-// their types in the in-flight state of unaligned checkpoints (wire.go).
+// schema.go). Records that cross a network edge keep their types in the
+// in-flight state of unaligned checkpoints (wire.go).
+//
+// # Connectors
+//
+// The generator, file and socket source types and the file and socket
+// sink types are built in. Every other type comes from the connector
+// registry (connector.RegisterSource, connector.RegisterSink): a program
+// links a connector package to use its types, e.g.
+//
+//	import (
+//		_ "github.com/sluicehq/sluice/connector/kafka"  // type: kafka
+//		_ "github.com/sluicehq/sluice/connector/stdout" // type: stdout
+//	)
+//
+// The options of a registered type are decoded into its typed
+// configuration by its struct tags (config.go), with the same mistakes as
+// every other key. The sluice binary links every connector.
 package pipeline

@@ -95,7 +95,7 @@ func TestKeyedProcessStateTimersSideOutput(t *testing.T) {
 	}
 	odd := stream.NewOutputTag[int64]("odd")
 	env := stream.New("process", stream.WithParallelism(2))
-	src := stream.FromSource(env, "events", collection.Slice(events).WithTimestamps(func(i int64) int64 { return events[i].Ts }),
+	src := stream.FromSource(env, "events", collection.Slice(events, collection.Timestamps(func(i int64) int64 { return events[i].Ts })),
 		eventtime.BoundedOutOfOrderness[ev](0))
 	type result struct {
 		Key   string
@@ -182,7 +182,7 @@ func TestProcessingTimeTimers(t *testing.T) {
 	env := stream.New("ptimers", stream.WithClock(clock))
 	out := sluicetest.NewSink[string]()
 	var armed, fired, afterFiring atomic.Int64
-	src := stream.FromSource(env, "slow", collection.Generate(-1, func(i int64) string { return fmt.Sprint("k", i%2) }).WithRate(1000),
+	src := stream.FromSource(env, "slow", collection.Generate(-1, func(i int64) string { return fmt.Sprint("k", i%2) }, collection.Rate(1000)),
 		eventtime.NoWatermarks[string]())
 	src = stream.Filter(src, func(string) bool { return true })
 	timers := stream.ProcessKeyed(stream.KeyBy(src, func(s string) string { return s }), func() stream.KeyedProcessFunction[string, string, string] {

@@ -226,7 +226,7 @@ func winEqual(t *testing.T, got, want []winRes, withStart bool) {
 
 // winSource reads evs with their timestamps and bounded out-of-orderness.
 func winSource(env *stream.Env, evs []winEv, outOfOrder time.Duration) stream.Stream[winEv] {
-	src := collection.Slice(evs).WithTimestamps(func(i int64) int64 { return evs[i].TS })
+	src := collection.Slice(evs, collection.Timestamps(func(i int64) int64 { return evs[i].TS }))
 	return stream.FromSource(env, "events", src, eventtime.BoundedOutOfOrderness[winEv](outOfOrder))
 }
 
@@ -418,6 +418,11 @@ func (s *winScript[T]) NewReader(connector.ReaderContext) (connector.Reader[T], 
 	return winScriptReader[T]{s}, nil
 }
 func (s *winScript[T]) SplitCodec() connector.SplitCodec { return winNoSplits{} }
+
+// Declare: the script cannot be replayed.
+func (s *winScript[T]) Declare(bool) connector.Declaration {
+	return connector.Declaration{Guarantee: connector.AtMostOnce, Reason: "a test script, not replayed"}
+}
 
 type winNoSplits struct{}
 
@@ -832,7 +837,7 @@ func TestWindowRecovery(t *testing.T) {
 				stream.WithCheckpointing(10*time.Millisecond, ""),
 				stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithBatchSize(64),
 				stream.WithLogger(slog.New(slog.DiscardHandler)), stream.WithMaxRepeatedFailures(-1))
-			src := collection.Generate(n, func(i int64) winEv { return evs[i] }).WithTimestamps(func(i int64) int64 { return evs[i].TS })
+			src := collection.Generate(n, func(i int64) winEv { return evs[i] }, collection.Timestamps(func(i int64) int64 { return evs[i].TS }))
 			in := stream.FromSource(env, "events", src, eventtime.BoundedOutOfOrderness[winEv](jitter*time.Millisecond)).UID("src")
 			in = stream.TryMap(in, func(e winEv) (winEv, error) {
 				k := seen.Add(1)

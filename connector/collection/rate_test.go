@@ -68,7 +68,7 @@ func count(o *output) int {
 // reader asked for; the reader still emits 100 records a second (the
 // record due at 0 and one per 10 ms), not one per 17 ms.
 func TestRateLateWakeUps(t *testing.T) {
-	r, c, out := pacedReader(t, Generate(-1, func(i int64) int64 { return i }).WithRate(100), &Split{Of: 1, End: -1, Stride: 1})
+	r, c, out := pacedReader(t, Generate(-1, func(i int64) int64 { return i }, Rate(100)), &Split{Of: 1, End: -1, Stride: 1})
 	start := c.now
 	maxPerWake := 0
 	for c.now.Sub(start) < 10*time.Second {
@@ -95,7 +95,7 @@ func TestRateLateWakeUps(t *testing.T) {
 // second of records at once (the rate), not ten, then goes on at the
 // rate from there.
 func TestRateCatchUpIsCapped(t *testing.T) {
-	r, c, out := pacedReader(t, Generate(-1, func(i int64) int64 { return i }).WithRate(100).WithPollSize(30),
+	r, c, out := pacedReader(t, Generate(-1, func(i int64) int64 { return i }, Rate(100), PollSize(30)),
 		&Split{Of: 1, End: -1, Stride: 1})
 	if n, _ := pollAll(t, r, out); n != 1 {
 		t.Fatalf("first poll: %d records, want 1", n)
@@ -119,7 +119,7 @@ func TestRateCatchUpIsCapped(t *testing.T) {
 // at its first poll, from the restored position, without making up the
 // records of the time the job was down.
 func TestRateAfterRestore(t *testing.T) {
-	src := Generate(10_000, func(i int64) int64 { return i }).WithRate(50)
+	src := Generate(10_000, func(i int64) int64 { return i }, Rate(50))
 	r, c, out := pacedReader(t, src, &Split{Of: 1, Next: 500, End: 10_000, Stride: 1})
 	if n, _ := pollAll(t, r, out); n != 1 || out.got["0/1"][0] != 500 {
 		t.Fatalf("first poll after the restore: %v, want record 500 alone", out.got)
@@ -135,7 +135,7 @@ func TestRateAfterRestore(t *testing.T) {
 
 // TestRateBounded: a bounded paced source ends after its last record.
 func TestRateBounded(t *testing.T) {
-	r, c, out := pacedReader(t, Generate(5, func(i int64) int64 { return i }).WithRate(1000), &Split{Of: 1, End: 5, Stride: 1})
+	r, c, out := pacedReader(t, Generate(5, func(i int64) int64 { return i }, Rate(1000)), &Split{Of: 1, End: 5, Stride: 1})
 	c.now = c.now.Add(time.Hour) // the first poll starts the schedule: one record
 	st, err := r.PollNext(out)
 	if err != nil || st != connector.NothingAvailable {

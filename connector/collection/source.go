@@ -48,32 +48,20 @@ type systemClock struct{}
 func (systemClock) Now() time.Time                      { return time.Now() }
 func (systemClock) AfterFunc(d time.Duration, f func()) { time.AfterFunc(d, f) }
 
-// Slice returns a source of the items, in order within each split.
-func Slice[T any](items []T) *Source[T] {
-	items = slices.Clone(items)
-	return Generate(int64(len(items)), func(i int64) T { return items[i] })
+// Option configures a Source.
+type Option func(*options)
+
+// options are the settings of a Source that do not depend on its type.
+type options struct {
+	rate       float64 // records per second per reader; 0 = unlimited
+	ts         func(i int64) int64
+	interleave bool
+	pollSize   int
+	name       string // prefix of split IDs
 }
 
-// Generate returns a source of fn(0), fn(1), ..., fn(n-1); n < 0 means
-// unbounded. fn is called from the goroutines of all source subtasks, so
-// it must be safe for concurrent use (GeneratePerReader is for generators
-// that are not).
-func Generate[T any](n int64, fn func(i int64) T) *Source[T] {
-	return GeneratePerReader(n, func() (func(i int64) T, error) { return fn, nil })
-}
-
-// GeneratePerReader is Generate for a generator with state of its own
-// (buffers, caches): newFn is called once per reader (source subtask and
-// attempt), and the function it returns is called from that reader's
-// goroutine only. Its values must still depend on i alone, so that a
-// restored split emits what it would have emitted without a failure. An
-// error from newFn fails the reader's creation.
-func GeneratePerReader[T any](n int64, newFn func() (func(i int64) T, error)) *Source[T] {
-	return &Source[T]{n: n, newFn: newFn, pollSize: defaultPollSize}
-}
-
-// WithRate limits each reader (source subtask) to perSecond records per
-// second of processing time (0: unlimited).
+// Rate limits each reader (source subtask) to perSecond records per
+// second of processing time (default 0: unlimited).
 //
 // A reader keeps a schedule: its k-th record is due k/perSecond seconds
 // after its first one, whenever it is woken. A late wake-up (a busy
@@ -84,48 +72,91 @@ func GeneratePerReader[T any](n int64, newFn func() (func(i int64) T, error)) *S
 // from then, so a source never bursts more than that. A reader created
 // after a restore or a failover starts its schedule afresh from the
 // restored position.
-func (s *Source[T]) WithRate(perSecond float64) *Source[T] {
-	c := *s
-	c.rate = perSecond
-	return &c
-}
+func Rate(perSecond float64) Option { return func(o *options) { o.rate = perSecond } }
 
-// WithTimestamps gives record i the event timestamp ts(i). ts is called
-// from the goroutines of all source subtasks.
-func (s *Source[T]) WithTimestamps(ts func(i int64) int64) *Source[T] {
-	c := *s
-	c.ts = ts
-	return &c
-}
+// Timestamps gives record i the event timestamp ts(i) (default: none).
+// ts is called from the goroutines of all source subtasks.
+func Timestamps(ts func(i int64) int64) Option { return func(o *options) { o.ts = ts } }
 
 // Interleaved deals the indexes of a bounded source out to the splits of a
 // fresh start one by one: split k of p emits k, k+p, k+2p, ... below n
-// instead of the k-th of p contiguous ranges. Where timestamps grow with
-// the index, all splits then move through event time together, so the
-// watermark (the least of the splits') stays close to the newest records.
-// Unbounded sources always interleave.
-func (s *Source[T]) Interleaved() *Source[T] {
+// instead of the k-th of p contiguous ranges (the default). Where
+// timestamps grow with the index, all splits then move through event time
+// together, so the watermark (the least of the splits') stays close to the
+// newest records. Unbounded sources always interleave.
+func Interleaved() Option { return func(o *options) { o.interleave = true } }
+
+// PollSize sets the most records a reader emits per poll (default 256):
+// more saves per-poll work where records are cheap, fewer lets barriers
+// and the other splits of the reader in sooner.
+func PollSize(n int) Option { return func(o *options) { o.pollSize = max(n, 1) } }
+
+// SplitName names the splits "name-k/p" instead of "k/p" (the default;
+// split k of p), as the source's records and watermarks are shown per
+// split.
+func SplitName(name string) Option { return func(o *options) { o.name = name } }
+
+// Slice returns a source of the items, in order within each split.
+func Slice[T any](items []T, opts ...Option) *Source[T] {
+	items = slices.Clone(items)
+	return Generate(int64(len(items)), func(i int64) T { return items[i] }, opts...)
+}
+
+// Generate returns a source of fn(0), fn(1), ..., fn(n-1); n < 0 means
+// unbounded. fn is called from the goroutines of all source subtasks, so
+// it must be safe for concurrent use (GeneratePerReader is for generators
+// that are not).
+func Generate[T any](n int64, fn func(i int64) T, opts ...Option) *Source[T] {
+	return GeneratePerReader(n, func() (func(i int64) T, error) { return fn, nil }, opts...)
+}
+
+// GeneratePerReader is Generate for a generator with state of its own
+// (buffers, caches): newFn is called once per reader (source subtask and
+// attempt), and the function it returns is called from that reader's
+// goroutine only. Its values must still depend on i alone, so that a
+// restored split emits what it would have emitted without a failure. An
+// error from newFn fails the reader's creation.
+func GeneratePerReader[T any](n int64, newFn func() (func(i int64) T, error), opts ...Option) *Source[T] {
+	o := options{pollSize: defaultPollSize}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Source[T]{n: n, newFn: newFn, rate: o.rate, ts: o.ts, interleave: o.interleave, pollSize: o.pollSize, name: o.name}
+}
+
+// with returns a copy of s with opt applied.
+func (s *Source[T]) with(opt Option) *Source[T] {
+	o := options{rate: s.rate, ts: s.ts, interleave: s.interleave, pollSize: s.pollSize, name: s.name}
+	opt(&o)
 	c := *s
-	c.interleave = true
+	c.rate, c.ts, c.interleave, c.pollSize, c.name = o.rate, o.ts, o.interleave, o.pollSize, o.name
 	return &c
 }
 
-// WithPollSize sets the most records a reader emits per poll (default
-// 256): more saves per-poll work where records are cheap, fewer lets
-// barriers and the other splits of the reader in sooner.
-func (s *Source[T]) WithPollSize(n int) *Source[T] {
-	c := *s
-	c.pollSize = max(n, 1)
-	return &c
-}
+// WithRate returns a copy of s with Rate(perSecond).
+//
+// Deprecated: pass Rate to Slice, Generate or GeneratePerReader.
+func (s *Source[T]) WithRate(perSecond float64) *Source[T] { return s.with(Rate(perSecond)) }
 
-// WithSplitName names the splits "name-k/p" instead of "k/p" (split k of
-// p), as the source's records and watermarks are shown per split.
-func (s *Source[T]) WithSplitName(name string) *Source[T] {
-	c := *s
-	c.name = name
-	return &c
-}
+// WithTimestamps returns a copy of s with Timestamps(ts).
+//
+// Deprecated: pass Timestamps to Slice, Generate or GeneratePerReader.
+func (s *Source[T]) WithTimestamps(ts func(i int64) int64) *Source[T] { return s.with(Timestamps(ts)) }
+
+// Interleaved returns a copy of s with the option Interleaved.
+//
+// Deprecated: pass Interleaved to Slice, Generate or GeneratePerReader.
+func (s *Source[T]) Interleaved() *Source[T] { return s.with(Interleaved()) }
+
+// WithPollSize returns a copy of s with PollSize(n).
+//
+// Deprecated: pass PollSize to Slice, Generate or GeneratePerReader.
+func (s *Source[T]) WithPollSize(n int) *Source[T] { return s.with(PollSize(n)) }
+
+// WithSplitName returns a copy of s with SplitName(name).
+//
+// Deprecated: pass SplitName to Slice, Generate or GeneratePerReader.
+func (s *Source[T]) WithSplitName(name string) *Source[T] { return s.with(SplitName(name)) }
 
 // Bounded reports whether n >= 0.
 func (s *Source[T]) Bounded() bool { return s.n >= 0 }

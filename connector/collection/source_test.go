@@ -70,7 +70,7 @@ func TestSplitsOfFreshStart(t *testing.T) {
 		want map[string][]int64
 	}{
 		{"contiguous", Generate(10, id), map[string][]int64{"0/3": {0, 1, 2}, "1/3": {3, 4, 5}, "2/3": {6, 7, 8, 9}}},
-		{"interleaved", Generate(10, id).Interleaved().WithSplitName("g"),
+		{"interleaved", Generate(10, id, Interleaved(), SplitName("g")),
 			map[string][]int64{"g-0/3": {0, 3, 6, 9}, "g-1/3": {1, 4, 7}, "g-2/3": {2, 5, 8}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,7 +84,7 @@ func TestSplitsOfFreshStart(t *testing.T) {
 				if err := en.AddReader(sub); err != nil {
 					t.Fatal(err)
 				}
-				r, err := tc.src.WithPollSize(2).NewReader(nil)
+				r, err := tc.src.with(PollSize(2)).NewReader(nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -111,7 +111,7 @@ func TestSplitsOfFreshStart(t *testing.T) {
 // takes turns among them: every index comes out exactly once.
 func TestRestoreAtOtherParallelism(t *testing.T) {
 	const n = 1000
-	src := Generate(n, func(i int64) int64 { return i }).Interleaved().WithPollSize(100)
+	src := Generate(n, func(i int64) int64 { return i }, Interleaved(), PollSize(100))
 	ctx := &enumCtx{p: 2, assigned: map[int][]connector.Split{}}
 	en, err := src.NewEnumerator(ctx, nil)
 	if err != nil {
@@ -173,7 +173,7 @@ func TestRestoreAtOtherParallelism(t *testing.T) {
 }
 
 func TestSplitCodec(t *testing.T) {
-	c := Generate(0, func(int64) int { return 0 }).WithSplitName("x").SplitCodec()
+	c := Generate(0, func(int64) int { return 0 }, SplitName("x")).SplitCodec()
 	for _, s := range []*Split{
 		{Index: 0, Of: 1, Next: 0, End: -1, Stride: 1},
 		{Index: 1, Of: 4, Next: 13, End: 10, Stride: 4}, // finished, past End
@@ -204,5 +204,39 @@ func TestSplitCodec(t *testing.T) {
 	}
 	if _, err := c.Decode([]byte{1, 0, 2, 0, 0, 2, 7}); err == nil {
 		t.Error("trailing bytes: no error")
+	}
+}
+
+func TestOptions(t *testing.T) {
+	ts := func(i int64) int64 { return i * 10 }
+	cases := []struct {
+		name  string
+		src   *Source[int64]
+		check func(s *Source[int64]) bool
+	}{
+		{"defaults", Generate(3, func(i int64) int64 { return i }),
+			func(s *Source[int64]) bool {
+				return s.rate == 0 && s.ts == nil && !s.interleave && s.pollSize == defaultPollSize && s.name == ""
+			}},
+		{"rate", Generate(3, func(i int64) int64 { return i }, Rate(5)), func(s *Source[int64]) bool { return s.rate == 5 }},
+		{"timestamps", Generate(3, func(i int64) int64 { return i }, Timestamps(ts)), func(s *Source[int64]) bool { return s.ts(2) == 20 }},
+		{"interleaved", Generate(3, func(i int64) int64 { return i }, Interleaved()), func(s *Source[int64]) bool { return s.interleave }},
+		{"poll size", Generate(3, func(i int64) int64 { return i }, PollSize(0)), func(s *Source[int64]) bool { return s.pollSize == 1 }},
+		{"split name", Slice([]int64{1}, SplitName("s")), func(s *Source[int64]) bool { return s.name == "s" }},
+		{"deprecated methods", Generate(3, func(i int64) int64 { return i }).WithRate(7).WithPollSize(9).WithSplitName("d").Interleaved().WithTimestamps(ts),
+			func(s *Source[int64]) bool {
+				return s.rate == 7 && s.pollSize == 9 && s.name == "d" && s.interleave && s.ts(1) == 10
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if !c.check(c.src) {
+				t.Errorf("got %+v", *c.src)
+			}
+		})
+	}
+	base := Generate(3, func(i int64) int64 { return i })
+	if base.WithRate(3); base.rate != 0 {
+		t.Error("WithRate changed its receiver")
 	}
 }

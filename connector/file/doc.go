@@ -8,11 +8,11 @@
 // # Source
 //
 // [NewSource] reads a file, or the files of a directory (recursively with
-// [Source.WithRecursive]), decoded by a [Format]: [Lines], [CSV] or
+// [Recursive]), decoded by a [Format]: [Lines], [CSV] or
 // [JSONLines], or a custom [LineFormat]. Names starting with "." or "_"
 // are skipped; files named *.gz are decompressed. Bounded, it reads the
 // files present when the job first starts and ends; with
-// [Source.WithContinuous] it lists the directory every interval and reads
+// [Continuous] it lists the directory every interval and reads
 // the files that appeared, forever.
 //
 // Each file is a [Split] whose progress is the byte offset and line number
@@ -27,7 +27,7 @@
 //
 // The record of handed-out files stays bounded on jobs that run forever:
 // a file is remembered only while it is still listed and its modification
-// time is within the late-file tolerance ([Source.WithLateFileTolerance])
+// time is within the late-file tolerance ([LateFileTolerance])
 // of the newest file seen; anything older counts as processed. This
 // assumes that files do not change once they are visible, and that a new
 // file is not older than the newest seen minus the tolerance.

@@ -64,7 +64,7 @@ func TestBoundedEnumerator(t *testing.T) {
 
 	// Recursive.
 	ctx = newFakeEnumContext(1)
-	en, err = src.WithRecursive().NewEnumerator(ctx, nil)
+	en, err = src.with(Recursive()).NewEnumerator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestContinuousEnumerator(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, dir, "1.txt", []byte("1\n"), time.Time{})
 	ctx := newFakeEnumContext(2)
-	en, err := NewSource(dir, Lines()).WithContinuous(time.Second).NewEnumerator(ctx, nil)
+	en, err := NewSource(dir, Lines(), Continuous(time.Second)).NewEnumerator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestContinuousEnumerator(t *testing.T) {
 	// Restored from the snapshot, 4.txt is still pending, the others are
 	// remembered.
 	ctx2 := newFakeEnumContext(2)
-	en2, err := NewSource(dir, Lines()).WithContinuous(time.Second).NewEnumerator(ctx2, snap)
+	en2, err := NewSource(dir, Lines(), Continuous(time.Second)).NewEnumerator(ctx2, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestProcessedRecordStaysBounded(t *testing.T) {
 			}
 			base := time.Now().Add(-48 * time.Hour)
 			ctx := newFakeEnumContext(1)
-			src := NewSource(dir, Lines()).WithContinuous(time.Second).WithLateFileTolerance(tolerance)
+			src := NewSource(dir, Lines(), Continuous(time.Second), LateFileTolerance(tolerance))
 			en, err := src.NewEnumerator(ctx, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -209,7 +209,7 @@ func TestLateFileBeyondToleranceIsSkipped(t *testing.T) {
 	now := time.Now()
 	writeFile(t, dir, "new.txt", []byte("x\n"), now)
 	ctx := newFakeEnumContext(1)
-	en, err := NewSource(dir, Lines()).WithContinuous(time.Second).WithLateFileTolerance(time.Minute).NewEnumerator(ctx, nil)
+	en, err := NewSource(dir, Lines(), Continuous(time.Second), LateFileTolerance(time.Minute)).NewEnumerator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,41 +60,81 @@ func DefaultRollingPolicy() RollingPolicy {
 	return RollingPolicy{MaxSize: 128 << 20, MaxAge: time.Minute, Inactivity: time.Minute}
 }
 
-// NewSink returns a sink writing part files encoded by enc into dir (made
-// if missing), without buckets, with DefaultRollingPolicy.
-func NewSink[T any](dir string, enc Encoder[T]) *Sink[T] {
-	return &Sink[T]{dir: filepath.Clean(dir), enc: enc, buckets: NoBuckets[T](), rolling: DefaultRollingPolicy(), prefix: "part", now: time.Now}
+// SinkOption configures a Sink.
+type SinkOption interface{ applySink(*sinkOptions) }
+
+type sinkOptions struct {
+	buckets any // a BucketAssigner[T] of the sink's T
+	rolling RollingPolicy
+	prefix  string
+	now     func() time.Time
 }
 
-// WithBuckets puts part files into the subdirectories b chooses.
-func (s *Sink[T]) WithBuckets(b BucketAssigner[T]) *Sink[T] {
-	c := *s
-	c.buckets = b
-	return &c
+type sinkOpt func(*sinkOptions)
+
+func (f sinkOpt) applySink(o *sinkOptions) { f(o) }
+
+// Buckets puts part files into the subdirectories b chooses (default:
+// NoBuckets, part files directly in the sink's directory). Its T must be
+// the sink's.
+func Buckets[T any](b BucketAssigner[T]) SinkOption {
+	return sinkOpt(func(o *sinkOptions) { o.buckets = b })
 }
 
-// WithRolling sets the rolling policy.
-func (s *Sink[T]) WithRolling(p RollingPolicy) *Sink[T] {
-	c := *s
-	c.rolling = p
-	return &c
-}
+// Rolling sets the rolling policy (default DefaultRollingPolicy).
+func Rolling(p RollingPolicy) SinkOption { return sinkOpt(func(o *sinkOptions) { o.rolling = p }) }
 
-// WithPartPrefix sets the prefix of part file names (default "part"). It
+// PartPrefix sets the prefix of part file names (default "part"). It
 // must not start with "." or "_" nor contain "/".
-func (s *Sink[T]) WithPartPrefix(prefix string) *Sink[T] {
+func PartPrefix(prefix string) SinkOption { return sinkOpt(func(o *sinkOptions) { o.prefix = prefix }) }
+
+// Clock sets the processing-time clock the rolling policy and
+// processing-time buckets use (default time.Now), for tests.
+func Clock(now func() time.Time) SinkOption { return sinkOpt(func(o *sinkOptions) { o.now = now }) }
+
+// NewSink returns a sink writing part files encoded by enc into dir (made
+// if missing). It panics when a Buckets option is of another record type
+// than enc, a mistake of the program.
+func NewSink[T any](dir string, enc Encoder[T], opts ...SinkOption) *Sink[T] {
+	o := sinkOptions{buckets: NoBuckets[T](), rolling: DefaultRollingPolicy(), prefix: "part", now: time.Now}
+	for _, opt := range opts {
+		opt.applySink(&o)
+	}
+	b, ok := o.buckets.(BucketAssigner[T])
+	if !ok {
+		panic(fmt.Sprintf("file.NewSink: file.Buckets of %T for a sink of %T", o.buckets, *new(T)))
+	}
+	return &Sink[T]{dir: filepath.Clean(dir), enc: enc, buckets: b, rolling: o.rolling, prefix: o.prefix, now: o.now}
+}
+
+// with returns a copy of s with opt applied.
+func (s *Sink[T]) with(opt SinkOption) *Sink[T] {
+	o := sinkOptions{buckets: s.buckets, rolling: s.rolling, prefix: s.prefix, now: s.now}
+	opt.applySink(&o)
 	c := *s
-	c.prefix = prefix
+	c.buckets, c.rolling, c.prefix, c.now = o.buckets.(BucketAssigner[T]), o.rolling, o.prefix, o.now
 	return &c
 }
 
-// WithClock sets the processing-time clock the rolling policy and
-// processing-time buckets use (default time.Now), for tests.
-func (s *Sink[T]) WithClock(now func() time.Time) *Sink[T] {
-	c := *s
-	c.now = now
-	return &c
-}
+// WithBuckets returns a copy of s with Buckets(b).
+//
+// Deprecated: pass Buckets to NewSink.
+func (s *Sink[T]) WithBuckets(b BucketAssigner[T]) *Sink[T] { return s.with(Buckets(b)) }
+
+// WithRolling returns a copy of s with Rolling(p).
+//
+// Deprecated: pass Rolling to NewSink.
+func (s *Sink[T]) WithRolling(p RollingPolicy) *Sink[T] { return s.with(Rolling(p)) }
+
+// WithPartPrefix returns a copy of s with PartPrefix(prefix).
+//
+// Deprecated: pass PartPrefix to NewSink.
+func (s *Sink[T]) WithPartPrefix(prefix string) *Sink[T] { return s.with(PartPrefix(prefix)) }
+
+// WithClock returns a copy of s with Clock(now).
+//
+// Deprecated: pass Clock to NewSink.
+func (s *Sink[T]) WithClock(now func() time.Time) *Sink[T] { return s.with(Clock(now)) }
 
 // Declare: exactly-once with checkpoints; without, part files are
 // committed only at the end of the input.

@@ -124,7 +124,7 @@ func onlyHidden(t *testing.T, dir string) {
 
 func TestPartFileSpansCheckpoints(t *testing.T) {
 	dir := t.TempDir()
-	s := NewSink(dir, TextEncoder[int]()).WithRolling(RollingPolicy{})
+	s := NewSink(dir, TextEncoder[int](), Rolling(RollingPolicy{}))
 	h := newHarness(t, s, fakeWriterContext{sub: 0, par: 1}, nil)
 	h.write(1, 2)
 	if c := h.checkpoint(1); len(c) != 0 {
@@ -153,7 +153,7 @@ func TestPartFileSpansCheckpoints(t *testing.T) {
 
 func TestRestoreTruncatesInProgressData(t *testing.T) {
 	dir := t.TempDir()
-	s := NewSink(dir, JSONLinesEncoder[string]()).WithRolling(RollingPolicy{MaxSize: 30})
+	s := NewSink(dir, JSONLinesEncoder[string](), Rolling(RollingPolicy{MaxSize: 30}))
 	h := newHarness(t, s, fakeWriterContext{sub: 0, par: 1}, nil)
 	h.write("a", "b")
 	h.checkpoint(1)
@@ -236,7 +236,7 @@ func TestCommitIsIdempotentAndNeverRewrites(t *testing.T) {
 
 func TestRollingBySize(t *testing.T) {
 	dir := t.TempDir()
-	s := NewSink(dir, TextEncoder[string]()).WithRolling(RollingPolicy{MaxSize: 10})
+	s := NewSink(dir, TextEncoder[string](), Rolling(RollingPolicy{MaxSize: 10}))
 	h := newHarness(t, s, fakeWriterContext{sub: 0, par: 1}, nil)
 	for i := range 20 {
 		h.write(fmt.Sprintf("r%02d", i)) // 4 bytes a line: 3 lines a file
@@ -284,7 +284,7 @@ func TestRollingByTime(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			clock := newFakeClock()
-			s := NewSink(dir, TextEncoder[int]()).WithRolling(tt.pol).WithClock(clock.Now)
+			s := NewSink(dir, TextEncoder[int](), Rolling(tt.pol), Clock(clock.Now))
 			h := newHarness(t, s, fakeWriterContext{sub: 0, par: 1}, nil)
 			for i, d := range tt.steps {
 				clock.Advance(d)
@@ -299,7 +299,7 @@ func TestRollingByTime(t *testing.T) {
 	// Without records, the time limits are checked at checkpoints.
 	dir := t.TempDir()
 	clock := newFakeClock()
-	s := NewSink(dir, TextEncoder[int]()).WithRolling(RollingPolicy{Inactivity: time.Minute}).WithClock(clock.Now)
+	s := NewSink(dir, TextEncoder[int](), Rolling(RollingPolicy{Inactivity: time.Minute}), Clock(clock.Now))
 	h := newHarness(t, s, fakeWriterContext{sub: 0, par: 1}, nil)
 	h.write(1)
 	clock.Advance(30 * time.Second)
@@ -335,8 +335,8 @@ func TestBuckets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			clock := &fakeClock{now: base}
-			s := NewSink(dir, CSVEncoder(func(e ev) []string { return []string{e.Country, fmt.Sprint(e.TS)} }, []string{"country", "ts"})).
-				WithBuckets(tt.assign).WithClock(clock.Now)
+			s := NewSink(dir, CSVEncoder(func(e ev) []string { return []string{e.Country, fmt.Sprint(e.TS)} }, []string{"country", "ts"}),
+				Buckets(tt.assign), Clock(clock.Now))
 			h := newHarness(t, s, fakeWriterContext{sub: 0, par: 1}, nil)
 			for i, e := range []ev{{"fr", 0}, {"de", 40}, {"fr", 50}} {
 				ts := base.Add(time.Duration(e.TS) * time.Minute).UnixMilli()
@@ -360,7 +360,7 @@ func TestBuckets(t *testing.T) {
 
 func TestBadBuckets(t *testing.T) {
 	for _, b := range []string{"/abs", "a/../b", "..", ".hidden", "x/_y", "a//b", "a/", "nul\x00"} {
-		s := NewSink(t.TempDir(), TextEncoder[string]()).WithBuckets(ByField(func(s string) string { return s }))
+		s := NewSink(t.TempDir(), TextEncoder[string](), Buckets(ByField(func(s string) string { return s })))
 		w, err := s.NewWriter(fakeWriterContext{sub: 0, par: 1}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -370,13 +370,13 @@ func TestBadBuckets(t *testing.T) {
 		}
 		w.Close()
 	}
-	s := NewSink(t.TempDir(), TextEncoder[string]()).WithBuckets(ByEventTime[string]("", nil))
+	s := NewSink(t.TempDir(), TextEncoder[string](), Buckets(ByEventTime[string]("", nil)))
 	w, _ := s.NewWriter(fakeWriterContext{sub: 0, par: 1}, nil)
 	if err := w.Write(context.Background(), "x", math.MinInt64); !errors.Is(err, ErrNoTimestamp) {
 		t.Fatalf("no timestamp: %v", err)
 	}
 	w.Close()
-	if _, err := NewSink(t.TempDir(), TextEncoder[string]()).WithPartPrefix(".p").NewWriter(fakeWriterContext{sub: 0, par: 1}, nil); err == nil {
+	if _, err := NewSink(t.TempDir(), TextEncoder[string](), PartPrefix(".p")).NewWriter(fakeWriterContext{sub: 0, par: 1}, nil); err == nil {
 		t.Fatal("a hidden prefix must be refused")
 	}
 }
@@ -386,7 +386,7 @@ func TestBadBuckets(t *testing.T) {
 // once, and part file names never collide.
 func TestRescaledRestore(t *testing.T) {
 	dir := t.TempDir()
-	s := NewSink(dir, TextEncoder[string]()).WithRolling(RollingPolicy{}).WithBuckets(ByField(func(v string) string { return v[:1] }))
+	s := NewSink(dir, TextEncoder[string](), Rolling(RollingPolicy{}), Buckets(ByField(func(v string) string { return v[:1] })))
 	states := func(hs ...*harness[string]) (out [][]byte) {
 		for _, h := range hs {
 			h.w.Close()

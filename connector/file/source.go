@@ -14,8 +14,7 @@ import (
 )
 
 // Source reads the records of a file, or of the files of a directory, in
-// the format of its Format. Build it with NewSource and the With...
-// methods, which return modified copies.
+// the format of its Format. Build it with NewSource and its options.
 type Source[T any] struct {
 	path      string
 	format    Format[T]
@@ -30,65 +29,104 @@ type Source[T any] struct {
 // new file may be and still be found by continuous discovery.
 const DefaultLateFileTolerance = time.Hour
 
-// NewSource returns a bounded source of the records of path: the file, or
-// every file in the directory (not in its subdirectories unless
-// WithRecursive) present when the job first starts. Names starting with
-// "." or "_" are skipped (files being written by other programs, and the
-// in-progress files of this package's sink). Files named *.gz are
-// decompressed.
-func NewSource[T any](path string, format Format[T]) *Source[T] {
-	return &Source[T]{path: filepath.Clean(path), format: format, tolerance: DefaultLateFileTolerance, name: "file-source"}
+// SourceOption configures a Source.
+type SourceOption func(*sourceOptions)
+
+type sourceOptions struct {
+	recursive bool
+	interval  time.Duration
+	tolerance time.Duration
+	maxRecord int
+	name      string
 }
 
-// WithRecursive also reads the files of subdirectories (whose names do not
-// start with "." or "_"), at any depth.
-func (s *Source[T]) WithRecursive() *Source[T] {
-	c := *s
-	c.recursive = true
-	return &c
-}
+// Recursive also reads the files of subdirectories (whose names do not
+// start with "." or "_"), at any depth (default: only the files of the
+// directory itself).
+func Recursive() SourceOption { return func(o *sourceOptions) { o.recursive = true } }
 
-// WithContinuous makes the source unbounded: after the files present at
-// the start, it lists the directory every interval and reads the files
-// that appeared. It never ends.
+// Continuous makes the source unbounded (default: bounded): after the
+// files present at the start, it lists the directory every interval and
+// reads the files that appeared. It never ends.
 //
 // Files must appear complete: a program writing into the directory writes
 // under a name starting with "." or "_" and renames the file when done, and
 // does not change it afterwards.
-func (s *Source[T]) WithContinuous(interval time.Duration) *Source[T] {
-	c := *s
-	c.interval = interval
-	return &c
+func Continuous(interval time.Duration) SourceOption {
+	return func(o *sourceOptions) { o.interval = interval }
 }
 
-// WithLateFileTolerance sets how much older (by modification time) than
-// the newest file seen so far a new file may be and still be found by
+// LateFileTolerance sets how much older (by modification time) than the
+// newest file seen so far a new file may be and still be found by
 // continuous discovery (default DefaultLateFileTolerance). Discovery
 // remembers the files it handed out only while they are this recent, so
 // the tolerance bounds that memory; a file moved into the directory with
 // an older modification time (mv keeps it) is not found: touch it first,
 // or raise the tolerance.
-func (s *Source[T]) WithLateFileTolerance(d time.Duration) *Source[T] {
-	c := *s
-	c.tolerance = max(d, 0)
-	return &c
+func LateFileTolerance(d time.Duration) SourceOption {
+	return func(o *sourceOptions) { o.tolerance = max(d, 0) }
 }
 
-// WithMaxRecordSize bounds the size of one record (default
+// MaxRecordSize bounds the size of one record (default
 // DefaultMaxRecordSize); a longer record is a bad record.
-func (s *Source[T]) WithMaxRecordSize(n int) *Source[T] {
+func MaxRecordSize(n int) SourceOption { return func(o *sourceOptions) { o.maxRecord = n } }
+
+// SourceName sets the name bad records carry as their Source (default
+// "file-source").
+func SourceName(name string) SourceOption { return func(o *sourceOptions) { o.name = name } }
+
+// NewSource returns a source of the records of path: the file, or every
+// file in the directory (not in its subdirectories unless Recursive)
+// present when the job first starts (and, with Continuous, those that
+// appear later). Names starting with "." or "_" are skipped (files being
+// written by other programs, and the in-progress files of this package's
+// sink). Files named *.gz are decompressed.
+func NewSource[T any](path string, format Format[T], opts ...SourceOption) *Source[T] {
+	o := sourceOptions{tolerance: DefaultLateFileTolerance, name: "file-source"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return &Source[T]{path: filepath.Clean(path), format: format, recursive: o.recursive, interval: o.interval,
+		tolerance: o.tolerance, maxRecord: o.maxRecord, name: o.name}
+}
+
+// with returns a copy of s with opt applied.
+func (s *Source[T]) with(opt SourceOption) *Source[T] {
+	o := sourceOptions{recursive: s.recursive, interval: s.interval, tolerance: s.tolerance, maxRecord: s.maxRecord, name: s.name}
+	opt(&o)
 	c := *s
-	c.maxRecord = n
+	c.recursive, c.interval, c.tolerance, c.maxRecord, c.name = o.recursive, o.interval, o.tolerance, o.maxRecord, o.name
 	return &c
 }
 
-// WithName sets the name bad records carry as their Source (default
-// "file-source").
-func (s *Source[T]) WithName(name string) *Source[T] {
-	c := *s
-	c.name = name
-	return &c
+// WithRecursive returns a copy of s with Recursive.
+//
+// Deprecated: pass Recursive to NewSource.
+func (s *Source[T]) WithRecursive() *Source[T] { return s.with(Recursive()) }
+
+// WithContinuous returns a copy of s with Continuous(interval).
+//
+// Deprecated: pass Continuous to NewSource.
+func (s *Source[T]) WithContinuous(interval time.Duration) *Source[T] {
+	return s.with(Continuous(interval))
 }
+
+// WithLateFileTolerance returns a copy of s with LateFileTolerance(d).
+//
+// Deprecated: pass LateFileTolerance to NewSource.
+func (s *Source[T]) WithLateFileTolerance(d time.Duration) *Source[T] {
+	return s.with(LateFileTolerance(d))
+}
+
+// WithMaxRecordSize returns a copy of s with MaxRecordSize(n).
+//
+// Deprecated: pass MaxRecordSize to NewSource.
+func (s *Source[T]) WithMaxRecordSize(n int) *Source[T] { return s.with(MaxRecordSize(n)) }
+
+// WithName returns a copy of s with SourceName(name).
+//
+// Deprecated: pass SourceName to NewSource.
+func (s *Source[T]) WithName(name string) *Source[T] { return s.with(SourceName(name)) }
 
 // Bounded reports whether the source reads only the files present at the
 // start.

@@ -68,12 +68,13 @@ func TestBoundedSourceJob(t *testing.T) {
 
 	for _, recursive := range []bool{false, true} {
 		t.Run(fmt.Sprint("recursive=", recursive), func(t *testing.T) {
-			src := NewSource(dir, Lines())
+			var opts []SourceOption
 			want := append(slices.Clone(a), b...)
 			if recursive {
-				src = src.WithRecursive()
+				opts = append(opts, Recursive())
 				want = append(want, c...)
 			}
+			src := NewSource(dir, Lines(), opts...)
 			env := stream.New("files", stream.WithParallelism(2), stream.WithLogger(quietLogger()))
 			out := sluicetest.NewSink[string]()
 			stream.FromSource(env, "files", src, eventtime.NoWatermarks[string]()).SinkTo("out", out)
@@ -91,7 +92,7 @@ func TestContinuousSourceJob(t *testing.T) {
 	writeFile(t, dir, "0.txt", fb, time.Time{})
 	env := stream.New("monitor", stream.WithParallelism(2), stream.WithLogger(quietLogger()))
 	out := sluicetest.NewSink[string]()
-	src := NewSource(dir, Lines()).WithContinuous(10 * time.Millisecond)
+	src := NewSource(dir, Lines(), Continuous(10*time.Millisecond))
 	if src.Bounded() {
 		t.Fatal("a continuous source is unbounded")
 	}
@@ -169,7 +170,7 @@ func TestBadRecordsToDeadLetters(t *testing.T) {
 	writeFile(t, dir, "b.jsonl", []byte("{\"n\":4}\n{\"n\":\"five\"}\n"), time.Time{})
 	env := stream.New("dlq", stream.WithParallelism(2), stream.WithLogger(quietLogger()))
 	type rec struct{ N int }
-	src := stream.FromSource(env, "json", NewSource(dir, JSONLines[rec]()).WithName("events"), eventtime.NoWatermarks[rec]())
+	src := stream.FromSource(env, "json", NewSource(dir, JSONLines[rec](), SourceName("events")), eventtime.NoWatermarks[rec]())
 	good := sluicetest.NewSink[rec]()
 	bad := sluicetest.NewSink[connector.BadRecord]()
 	src.SinkTo("good", good)
@@ -281,7 +282,7 @@ func TestRestoreLatestAfterStop(t *testing.T) {
 		events := make(chan runtime.JobEvent, 1024)
 		env := stream.New("latest", stream.WithParallelism(2), stream.WithLogger(quietLogger()), stream.WithEvents(events),
 			stream.WithCheckpointing(15*time.Millisecond, "file://"+cps), stream.WithRestore(restore))
-		src := stream.FromSource(env, "files", NewSource(dir, Lines()).WithContinuous(10*time.Millisecond), eventtime.NoWatermarks[string]()).UID("files")
+		src := stream.FromSource(env, "files", NewSource(dir, Lines(), Continuous(10*time.Millisecond)), eventtime.NoWatermarks[string]()).UID("files")
 		slowMap(src, seen).SinkTo("out", sink).UID("out")
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -110,7 +110,7 @@ func fileKeyedCountJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	go func() { prodErr <- produce(ctx, in, files, interval) }()
 
 	env := stream.New("crashtest-file-keyed-count", append(e.Options(100*time.Millisecond), stream.WithParallelism(2))...)
-	src := NewSource(in, JSONLines[keyRec]()).WithContinuous(20 * time.Millisecond)
+	src := NewSource(in, JSONLines[keyRec](), Continuous(20*time.Millisecond))
 	recs := stream.FromSource(env, "in", src, eventtime.NoWatermarks[keyRec]()).UID("in")
 	counts := stream.Reduce(stream.KeyBy(stream.Map(recs, func(r keyRec) countRec { return countRec{Key: r.Key, Count: 1} }).UID("one"),
 		func(c countRec) string { return c.Key }), func(a, b countRec) countRec { return countRec{a.Key, a.Count + b.Count} }).UID("count")

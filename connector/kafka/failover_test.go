@@ -259,7 +259,7 @@ func TestExactlyOnceVisibleAfterCompletion(t *testing.T) {
 	}
 	env := stream.New("visible", stream.WithLogger(quietLogger()), stream.WithCheckpointing(50*time.Millisecond, ""),
 		stream.WithHooks(runtime.Hooks{CheckpointCompleted: hook}))
-	gen := collection.Generate(n, func(i int64) string { return fmt.Sprint(i) }).WithRate(5000)
+	gen := collection.Generate(n, func(i int64) string { return fmt.Sprint(i) }, collection.Rate(5000))
 	stream.FromSource(env, "gen", gen, eventtime.NoWatermarks[string]()).SinkTo("kafka", snk)
 	sluicetest.Run(t, env)
 	pending := 0

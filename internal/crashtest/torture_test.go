@@ -48,7 +48,7 @@ func keyedCountJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	if e.Finish {
 		rate = 0 // the run should reach the end: at full speed
 	}
-	gen := collection.Generate(n, func(i int64) int64 { return i }).WithRate(float64(rate))
+	gen := collection.Generate(n, func(i int64) int64 { return i }, collection.Rate(float64(rate)))
 	src := stream.FromSource(env, "generator", gen, eventtime.NoWatermarks[int64]()).UID("generator")
 	pairs := stream.Map(src, func(i int64) keyCount { return keyCount{Key: i % keys, Count: 1} }).UID("pair")
 	counts := stream.Reduce(stream.KeyBy(pairs, func(v keyCount) int64 { return v.Key }),

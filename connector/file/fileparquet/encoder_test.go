@@ -119,7 +119,7 @@ func TestParquetJob(t *testing.T) {
 		}
 		return r
 	})
-	src.SinkTo("parquet", file.NewSink(dir, fileparquet.Encoder[row]()).WithBuckets(file.ByField(func(r row) string { return r.Name })))
+	src.SinkTo("parquet", file.NewSink(dir, fileparquet.Encoder[row](), file.Buckets(file.ByField(func(r row) string { return r.Name }))))
 	sluicetest.Run(t, env)
 	var got []row
 	files := partFiles(t, dir)
