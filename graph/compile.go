@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 
+	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/state"
 )
@@ -23,6 +24,16 @@ func (g *Graph) Compile() (*runtime.Plan, error) {
 		}
 		if mp > state.MaxMaxParallelism {
 			return nil, fmt.Errorf("operator %q: max parallelism %d exceeds %d", n.Name, mp, state.MaxMaxParallelism)
+		}
+		if n.Kind == KindSource || n.Kind == KindSink {
+			if _, ok := n.Connector.(connector.Declarer); !ok {
+				role := "source"
+				if n.Kind == KindSink {
+					role = "sink"
+				}
+				return nil, fmt.Errorf("%s %q (%T) declares no delivery guarantee, so the job's guarantee cannot be known: "+
+					"the connector must implement connector.Declarer", role, n.Name, n.Connector)
+			}
 		}
 		if n.Kind == KindSource && len(n.Inputs) > 0 {
 			return nil, fmt.Errorf("source %q cannot have inputs", n.Name)

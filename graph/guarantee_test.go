@@ -53,3 +53,30 @@ func TestGuaranteeComposition(t *testing.T) {
 		})
 	}
 }
+
+// undeclared is a sink that declares no guarantee.
+type undeclared[T any] struct{ connector.Sink[T] }
+
+func TestUndeclaredGuaranteeIsAPlanError(t *testing.T) {
+	cases := []struct {
+		name    string
+		sink    connector.Sink[int]
+		wantErr string // "" for none
+	}{
+		{"declared", sluicetest.NewSink[int](), ""},
+		{"undeclared", undeclared[int]{sluicetest.NewSink[int]()}, `sink "out" (graph_test.undeclared[int]) declares no delivery guarantee`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := stream.New("g")
+			stream.FromSlice(env, []int{1}).SinkTo("out", c.sink)
+			_, err := env.Plan()
+			switch {
+			case c.wantErr == "" && err != nil:
+				t.Fatal(err)
+			case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+				t.Fatalf("Plan = %v, want an error containing %q", err, c.wantErr)
+			}
+		})
+	}
+}
