@@ -67,6 +67,20 @@ type Operator struct {
 	// DeadLettered is, for a source with a dead-letter output, the bad
 	// records it sent there (counted in RecordsOut too); null otherwise.
 	DeadLettered *int64 `json:"dead_lettered,omitempty"`
+	// Commit is, for an operator that handles completed checkpoints (a
+	// two-phase sink's commit, a source's acknowledgements), the time
+	// that takes; null for the others.
+	Commit *Commit `json:"commit,omitempty"`
+}
+
+// Commit is the time an operator spends handling completed checkpoints,
+// over its subtasks.
+type Commit struct {
+	Count int64 `json:"count"` // checkpoints handled, summed over subtasks
+	// MeanMS is the mean time per checkpoint and subtask; LastMS the
+	// longest time a subtask took for its newest one.
+	MeanMS float64 `json:"mean_ms"`
+	LastMS float64 `json:"last_ms"`
 }
 
 // Edge is a network edge between two vertices.
@@ -314,6 +328,21 @@ func (s *Server) jobInfo() JobInfo {
 	rates := s.samples.opRates()
 	sh := s.samples.timeShares()
 	dead := deadLettered(s.deadLetters, counts)
+	commits := map[string]*Commit{}
+	totals := map[string]time.Duration{}
+	for _, c := range s.job.Commits() {
+		x := commits[c.UID]
+		if x == nil {
+			x = &Commit{}
+			commits[c.UID] = x
+		}
+		x.Count += c.Count
+		totals[c.UID] += c.Total
+		x.LastMS = max(x.LastMS, float64(c.Last)/float64(time.Millisecond))
+	}
+	for uid, x := range commits {
+		x.MeanMS = float64(totals[uid]) / float64(time.Millisecond) / float64(x.Count)
+	}
 	for _, v := range plan.Vertices {
 		vx := Vertex{ID: v.ID, Name: v.Name, Parallelism: v.Parallelism, MaxParallelism: v.MaxParallelism, Source: v.Source != nil}
 		for _, op := range v.Ops {
@@ -324,6 +353,7 @@ func (s *Server) jobInfo() JobInfo {
 			if n, ok := dead[op.UID]; ok {
 				o.DeadLettered = &n
 			}
+			o.Commit = commits[op.UID]
 			vx.Operators = append(vx.Operators, o)
 		}
 		for sub := range v.Parallelism {

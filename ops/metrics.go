@@ -26,6 +26,7 @@ type collector struct {
 	restarts, failures, restores    *prometheus.Desc
 	uptime, running, parallelismOps *prometheus.Desc
 	deadLettered                    *prometheus.Desc
+	commits, commitTime, lastCommit *prometheus.Desc
 }
 
 func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector {
@@ -35,6 +36,9 @@ func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector 
 		return prometheus.NewDesc("sluice_"+name, help, labels, nil)
 	}
 	return &collector{job: job, deadLetters: deadLetters,
+		commits:           d("checkpoint_commits_total", "Completed checkpoints the operator handled (a two-phase sink's commit, a source's acknowledgements); only operators that listen to checkpoints.", op),
+		commitTime:        d("checkpoint_commit_seconds_total", "Time the operator spent handling completed checkpoints; divided by sluice_checkpoint_commits_total, the mean commit latency.", op),
+		lastCommit:        d("last_checkpoint_commit_seconds", "Time the operator took to handle the newest completed checkpoint.", op),
 		deadLettered:      d("dead_lettered_records_total", "Bad records the source sent to its dead-letter output (only sources that have one).", []string{"job", "operator"}),
 		recordsIn:         d("records_in_total", "Records delivered to the operator (from the network or from its predecessor in the chain).", op),
 		recordsOut:        d("records_out_total", "Records the operator emitted (main and side outputs).", op),
@@ -59,7 +63,8 @@ func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector 
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsIn, c.recordsOut, c.busy, c.idle, c.backpressured, c.watermark, c.eventTimeLag,
-		c.checkpoints, c.durations, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps, c.deadLettered} {
+		c.checkpoints, c.durations, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps, c.deadLettered,
+		c.commits, c.commitTime, c.lastCommit} {
 		ch <- d
 	}
 }
@@ -80,6 +85,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		for uid, n := range deadLettered(c.deadLetters, counts) {
 			ch <- prometheus.MustNewConstMetric(c.deadLettered, prometheus.CounterValue, float64(n), job, counts[uid].Operator)
 		}
+	}
+	for _, m := range c.job.Commits() {
+		sub := strconv.Itoa(m.Subtask)
+		ch <- prometheus.MustNewConstMetric(c.commits, prometheus.CounterValue, float64(m.Count), job, m.Operator, sub)
+		ch <- prometheus.MustNewConstMetric(c.commitTime, prometheus.CounterValue, m.Total.Seconds(), job, m.Operator, sub)
+		ch <- prometheus.MustNewConstMetric(c.lastCommit, prometheus.GaugeValue, m.Last.Seconds(), job, m.Operator, sub)
 	}
 	now := time.Now()
 	for _, t := range c.job.Times() {

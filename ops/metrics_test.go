@@ -68,7 +68,8 @@ func TestMetricsScrape(t *testing.T) {
 		cp, _ := sumOf(fams, "sluice_checkpoints_total", map[string]string{"status": "completed"})
 		in, _ := sumOf(fams, "sluice_records_in_total", map[string]string{"operator": "sink"})
 		_, wms := sumOf(fams, "sluice_watermark_seconds", nil)
-		return cp > 0 && in > 0 && wms > 0
+		commits, _ := sumOf(fams, "sluice_checkpoint_commits_total", map[string]string{"operator": "sink"})
+		return cp > 0 && in > 0 && wms > 0 && commits > 0
 	})
 	first := scrape(t, srv.URL())
 	out1, _ := sumOf(first, "sluice_records_out_total", map[string]string{"operator": "numbers"})
@@ -90,6 +91,9 @@ func TestMetricsScrape(t *testing.T) {
 		{"sluice_last_checkpoint_duration_seconds", dto.MetricType_GAUGE, []string{"job"}},
 		{"sluice_last_checkpoint_size_bytes", dto.MetricType_GAUGE, []string{"job"}},
 		{"sluice_last_checkpoint_completed_timestamp_seconds", dto.MetricType_GAUGE, []string{"job"}},
+		{"sluice_checkpoint_commits_total", dto.MetricType_COUNTER, []string{"job", "operator", "subtask"}},
+		{"sluice_checkpoint_commit_seconds_total", dto.MetricType_COUNTER, []string{"job", "operator", "subtask"}},
+		{"sluice_last_checkpoint_commit_seconds", dto.MetricType_GAUGE, []string{"job", "operator", "subtask"}},
 		{"sluice_restarts_total", dto.MetricType_COUNTER, []string{"job"}},
 		{"sluice_failures_total", dto.MetricType_COUNTER, []string{"job", "permanent"}},
 		{"sluice_restores_total", dto.MetricType_COUNTER, []string{"job"}},

@@ -150,7 +150,8 @@ func TestRESTContract(t *testing.T) {
 		var j ops.JobInfo
 		getJSON(t, base+"job", &j)
 		last := j.Vertices[len(j.Vertices)-1]
-		return c.Completed > 0 && last.Operators[len(last.Operators)-1].RecordsIn > 0 && last.Operators[0].RecordsInPerSecond > 0
+		sink := last.Operators[len(last.Operators)-1]
+		return c.Completed > 0 && sink.RecordsIn > 0 && last.Operators[0].RecordsInPerSecond > 0 && sink.Commit != nil
 	})
 
 	var info ops.JobInfo
@@ -177,6 +178,13 @@ func TestRESTContract(t *testing.T) {
 		}
 		if got.Level != "ok" && got.Level != "low" && got.Level != "high" {
 			t.Errorf("vertex %d: backpressure level %q", i, got.Level)
+		}
+		for _, o := range got.Operators {
+			// The source and the sink listen to checkpoints, nothing else.
+			listens := o.UID == "numbers" || o.UID == "sink"
+			if listens != (o.Commit != nil) || (o.Commit != nil && (o.Commit.Count <= 0 || o.Commit.MeanMS < 0 || o.Commit.LastMS < 0)) {
+				t.Errorf("operator %s: commit %+v", o.UID, o.Commit)
+			}
 		}
 	}
 	if len(info.Edges) == 0 {

@@ -52,6 +52,30 @@ type SubtaskTimes struct {
 type subtaskCell struct {
 	busy, idle, bp atomic.Int64 // nanoseconds
 	wm             atomic.Int64
+	commits        []commitCell // per operator of the chain
+}
+
+// commitCell is the time one operator subtask spent handling completed
+// checkpoints (NotifyCheckpointComplete: a two-phase sink's commit, a
+// source's acknowledgements).
+type commitCell struct {
+	n, total, last atomic.Int64 // count, nanoseconds
+}
+
+// CommitTimes is the time an operator spent handling completed
+// checkpoints (connector.CheckpointListener.NotifyCheckpointComplete): for
+// a two-phase sink the commit of what it pre-committed, for a source its
+// acknowledgements to the external system. Only operators that listen to
+// checkpoints have them.
+type CommitTimes struct {
+	Operator string
+	UID      string
+	Subtask  int
+	// Count is how many completed checkpoints it handled, Total the time
+	// that took, Last the time the newest took.
+	Count int64
+	Total time.Duration
+	Last  time.Duration
 }
 
 // taskClock accounts the time of one task. Only the task goroutine touches
@@ -95,6 +119,18 @@ func (c *taskClock) woke() {
 	now := time.Now()
 	c.cell.idle.Add(int64(now.Sub(c.mark)))
 	c.mark = now
+}
+
+// committed records that operator op of the chain took d to handle a
+// completed checkpoint.
+func (c *taskClock) committed(op int, d time.Duration) {
+	if c.cell == nil || op >= len(c.cell.commits) {
+		return
+	}
+	cc := &c.cell.commits[op]
+	cc.n.Add(1)
+	cc.total.Add(int64(d))
+	cc.last.Store(int64(d))
 }
 
 // blocked adds time a send waited for room in a full channel.
@@ -281,6 +317,7 @@ func newObserver(p *Plan) *observer {
 		o.cells[vi] = make([]subtaskCell, v.Parallelism)
 		for s := range o.cells[vi] {
 			o.cells[vi][s].wm.Store(NoWatermark)
+			o.cells[vi][s].commits = make([]commitCell, len(v.Ops))
 		}
 	}
 	return o
@@ -433,6 +470,24 @@ func (j *Job) Times() []SubtaskTimes {
 			out = append(out, SubtaskTimes{Vertex: v.Name, VertexID: v.ID, Subtask: s,
 				Busy: time.Duration(c.busy.Load()), Idle: time.Duration(c.idle.Load()), Backpressured: time.Duration(c.bp.Load()),
 				Watermark: c.wm.Load()})
+		}
+	}
+	return out
+}
+
+// Commits returns the time every operator subtask that handled a completed
+// checkpoint spent doing so, in plan order.
+func (j *Job) Commits() []CommitTimes {
+	var out []CommitTimes
+	for vi, v := range j.plan.Vertices {
+		for oi, op := range v.Ops {
+			for s := range v.Parallelism {
+				c := &j.obs.cell(vi, s).commits[oi]
+				if n := c.n.Load(); n > 0 {
+					out = append(out, CommitTimes{Operator: op.Name, UID: op.UID, Subtask: s, Count: n,
+						Total: time.Duration(c.total.Load()), Last: time.Duration(c.last.Load())})
+				}
+			}
 		}
 	}
 	return out

@@ -67,6 +67,9 @@ func TestObserveFailuresAndTimes(t *testing.T) {
 	if busy == 0 {
 		t.Errorf("no busy time: %+v", times)
 	}
+	if c := j.Commits(); len(c) != 0 {
+		t.Errorf("commits without checkpoints: %+v", c)
+	}
 }
 
 func TestObserveCheckpointHistoryBounded(t *testing.T) {

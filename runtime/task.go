@@ -572,7 +572,10 @@ func (t *task) notifyComplete(id int64) error {
 	for i, op := range t.ops {
 		if l, ok := op.(CheckpointListener); ok {
 			t.current = i
-			if err := l.NotifyCheckpointComplete(id); err != nil {
+			start := time.Now()
+			err := l.NotifyCheckpointComplete(id)
+			t.clock.committed(i, time.Since(start))
+			if err != nil {
 				return t.wrap(i, fmt.Errorf("checkpoint %d complete: %w", id, err))
 			}
 		}

@@ -72,6 +72,7 @@
         el.querySelector(".op-in").dataset.count = o.records_in;
         el.querySelector(".op-out").textContent = num(o.records_out);
         el.querySelector(".op-out").dataset.count = o.records_out;
+        el.title = o.uid + (o.commit ? "\ncheckpoint commit: mean " + ms(o.commit.mean_ms) + ", newest " + ms(o.commit.last_ms) : "");
         const dead = el.querySelector(".op-dead");
         if (dead) dead.textContent = num(o.dead_lettered);
       }
