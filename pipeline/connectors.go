@@ -52,8 +52,7 @@ var (
 		"socket":     {keys: []string{"address", "format", "end_on_close", "max_line_bytes"}, decode: decodeSocketSource},
 	}
 	sinkTypes = map[string]sinkType{
-		"file":   {keys: []string{"path", "format", "csv", "part_prefix", "max_part_size", "max_part_age", "inactivity", "buckets", "bucket_layout", "bucket_field"}, decode: decodeFileSink},
-		"socket": {keys: []string{"address", "format"}, decode: decodeSocketSink},
+		"file": {keys: []string{"path", "format", "csv", "part_prefix", "max_part_size", "max_part_age", "inactivity", "buckets", "bucket_layout", "bucket_field"}, decode: decodeFileSink},
 	}
 )
 
@@ -601,29 +600,6 @@ func (s *socketSource) build(b *builder, src *Source, ws eventtime.Strategy[Reco
 		out = stream.AssignTimestamps(out, ws).Name("Timestamps/Watermarks").UID(id + "-timestamps")
 	}
 	return out, nil
-}
-
-type socketSink struct {
-	addr string
-}
-
-func decodeSocketSink(d *decoder, o *obj) sinkImpl {
-	s := &socketSink{}
-	s.addr, _ = d.required(o, "address", "host:port of the server to write lines to")
-	d.enum(o, "format", "json", "json")
-	return s
-}
-
-func (s *socketSink) build(_ *builder, in stream.Stream[Record], _ *Sink) (stream.Sink, error) {
-	return in.SinkTo("socket", socket.NewSink(s.addr, jsonLine, socket.SinkOptions{})), nil
-}
-
-func jsonLine(r Record) []byte {
-	b, err := encodeJSONRecord(r)
-	if err != nil {
-		return fmt.Appendf(nil, "%v", r)
-	}
-	return b
 }
 
 // SourceTypes lists the source types of YAML pipelines (source.type).

@@ -28,8 +28,8 @@
 //
 // # Connectors
 //
-// The generator, file and socket source types and the file and socket
-// sink types are built in. Every other type comes from the connector
+// The generator (collection), file and socket source types and the file
+// sink type are built in. Every other type comes from the connector
 // registry (connector.RegisterSource, connector.RegisterSink): a program
 // links a connector package to use its types, e.g.
 //
