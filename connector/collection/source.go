@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/internal/wire"
 )
 
 func init() {
@@ -231,22 +232,16 @@ func (SplitCodec) Encode(sp connector.Split) ([]byte, error) {
 // Decode decodes a *Split and checks that it is one a source could have
 // made.
 func (c SplitCodec) Decode(b []byte) (connector.Split, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 || v != splitVersion {
+	d := wire.NewDecoder(b)
+	if v := d.Uvarint("version"); d.Err() != nil || v != splitVersion {
 		return nil, errors.New("collection: unknown split encoding")
 	}
-	b = b[n:]
 	var f [5]int64
 	for i := range f {
-		x, n := binary.Varint(b)
-		if n <= 0 {
-			return nil, errors.New("collection: truncated split")
-		}
-		f[i] = x
-		b = b[n:]
+		f[i] = d.Varint("split")
 	}
-	if len(b) != 0 {
-		return nil, errors.New("collection: trailing bytes after split")
+	if err := d.Done(); err != nil {
+		return nil, fmt.Errorf("collection: decode split: %w", err)
 	}
 	s := &Split{Index: int(f[0]), Of: int(f[1]), Next: f[2], End: f[3], Stride: f[4], name: c.name}
 	// A finished split's Next is below End + Stride (the first index past
