@@ -31,19 +31,26 @@ func (a *attempt) run() (err error) {
 		if done, err := a.settle(); done {
 			return err
 		}
-		if at := a.nextWake(); timer == nil || !at.Equal(armed) {
+		// The clock timer is armed for the next wake-up, and re-armed only
+		// when that changes.
+		if at, ok := a.nextWake(); !ok || timer == nil || !at.Equal(armed) {
 			if timer != nil {
 				timer.Stop()
+				timer = nil
 			}
-			armed = at
-			timer = a.clock.AfterFunc(max(at.Sub(a.clock.Now()), 0), func() { ring(wake) })
+			if ok {
+				armed = at
+				timer = a.clock.AfterFunc(max(at.Sub(a.clock.Now()), 0), func() { ring(wake) })
+			}
 		}
 		select {
 		case ev := <-a.events:
 			a.handle(ev)
 		case <-wake:
-			timer.Stop()
-			timer = nil
+			if timer != nil {
+				timer.Stop()
+				timer = nil
+			}
 			if err := a.tick(); err != nil {
 				return err
 			}
@@ -123,20 +130,18 @@ func (a *attempt) tick() error {
 	return a.runPeriodic(now)
 }
 
-// nextWake is when tick is due next: at the latest in an hour.
-func (a *attempt) nextWake() time.Time {
-	next := a.clock.Now().Add(time.Hour)
+// nextWake is when tick is due next; ok is false when nothing waits for
+// the clock.
+func (a *attempt) nextWake() (next time.Time, ok bool) {
 	if a.coord != nil {
-		if d, ok := a.coord.NextDeadline(); ok && d.Before(next) {
-			next = d
-		}
+		next, ok = a.coord.NextDeadline()
 	}
 	for _, p := range a.periodic {
-		if p.next.Before(next) {
-			next = p.next
+		if !ok || p.next.Before(next) {
+			next, ok = p.next, true
 		}
 	}
-	return next
+	return next, ok
 }
 
 func (a *attempt) runPeriodic(now time.Time) error {
