@@ -53,6 +53,10 @@ type Vertex struct {
 	Backpressure float64 `json:"backpressure"`
 	Level        string  `json:"backpressure_level"`
 	Busy         float64 `json:"busy"`
+	// Backlog is, for a source whose reader reports it (Kafka), the
+	// records waiting for it in the external system, summed over the
+	// subtasks that report one; null otherwise.
+	Backlog *int64 `json:"backlog,omitempty"`
 }
 
 // Operator is one operator of a chain, with its record counts summed over
@@ -328,6 +332,12 @@ func (s *Server) jobInfo() JobInfo {
 	rates := s.samples.opRates()
 	sh := s.samples.timeShares()
 	dead := deadLettered(s.deadLetters, counts)
+	backlogs := map[int]int64{}
+	for _, t := range s.job.Times() {
+		if t.Backlog >= 0 {
+			backlogs[t.VertexID] += t.Backlog
+		}
+	}
 	commits := map[string]*Commit{}
 	totals := map[string]time.Duration{}
 	for _, c := range s.job.Commits() {
@@ -360,6 +370,9 @@ func (s *Server) jobInfo() JobInfo {
 			x := sh[[2]int{v.ID, sub}]
 			vx.Backpressure = max(vx.Backpressure, x.bp)
 			vx.Busy = max(vx.Busy, x.busy)
+		}
+		if n, ok := backlogs[v.ID]; ok {
+			vx.Backlog = &n
 		}
 		vx.Level = level(vx.Backpressure)
 		info.Vertices = append(info.Vertices, vx)

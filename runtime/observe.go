@@ -46,6 +46,10 @@ type SubtaskTimes struct {
 	// that an operator of its chain emitted, in milliseconds of event time;
 	// NoWatermark if none did.
 	Watermark int64
+	// Backlog is, for a source whose reader reports it (Backlog), the
+	// records waiting in the external system when it last flushed; -1 if
+	// unknown.
+	Backlog int64
 }
 
 // subtaskCell is what a vertex subtask publishes for SubtaskTimes.
@@ -53,6 +57,42 @@ type subtaskCell struct {
 	busy, idle, bp atomic.Int64 // nanoseconds
 	wm             atomic.Int64
 	commits        []commitCell // per operator of the chain
+	backlog        atomic.Int64 // a source's Backlog, -1 unknown
+}
+
+// Backlog is an optional interface of source readers (connector.Reader)
+// that know how much input waits for them in the external system: Kafka's
+// consumer lag, a queue's depth. The runtime asks when the task flushes its
+// output (about every buffer timeout while busy, and before it waits for
+// input), in the task goroutine, so it must be cheap and must not block.
+type Backlog interface {
+	// Backlog returns the number of records waiting to be read by this
+	// reader; ok is false while it is not known.
+	Backlog() (records int64, ok bool)
+}
+
+// backlogSource is implemented by the source operator.
+type backlogSource interface {
+	backlog() (int64, bool)
+}
+
+func (s *sourceOperator[T]) backlog() (int64, bool) {
+	if b, ok := s.reader.(Backlog); ok {
+		return b.Backlog()
+	}
+	return 0, false
+}
+
+// sampleBacklog publishes the backlog of the task's source reader.
+func (t *task) sampleBacklog() {
+	if t.src == nil || t.clock.cell == nil {
+		return
+	}
+	if b, ok := t.src.(backlogSource); ok {
+		if n, ok := b.backlog(); ok {
+			t.clock.cell.backlog.Store(n)
+		}
+	}
 }
 
 // commitCell is the time one operator subtask spent handling completed
@@ -318,6 +358,7 @@ func newObserver(p *Plan) *observer {
 		for s := range o.cells[vi] {
 			o.cells[vi][s].wm.Store(NoWatermark)
 			o.cells[vi][s].commits = make([]commitCell, len(v.Ops))
+			o.cells[vi][s].backlog.Store(-1)
 		}
 	}
 	return o
@@ -469,7 +510,7 @@ func (j *Job) Times() []SubtaskTimes {
 			c := j.obs.cell(vi, s)
 			out = append(out, SubtaskTimes{Vertex: v.Name, VertexID: v.ID, Subtask: s,
 				Busy: time.Duration(c.busy.Load()), Idle: time.Duration(c.idle.Load()), Backpressured: time.Duration(c.bp.Load()),
-				Watermark: c.wm.Load()})
+				Watermark: c.wm.Load(), Backlog: c.backlog.Load()})
 		}
 	}
 	return out

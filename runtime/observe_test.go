@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/connector"
+	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/runtime/restart"
 )
 
@@ -122,6 +123,43 @@ func TestSavepointID(t *testing.T) {
 	} {
 		if got := savepointID(path); got != want {
 			t.Errorf("savepointID(%q) = %d, want %d", path, got, want)
+		}
+	}
+}
+
+// backlogRange is rangeSource whose readers report a backlog.
+type backlogRange struct{ rangeSource }
+
+func (s backlogRange) NewReader(connector.ReaderContext) (connector.Reader[int], error) {
+	return &backlogReader{}, nil
+}
+
+type backlogReader struct{ rangeReader }
+
+func (r *backlogReader) Backlog() (int64, bool) { return 42, true }
+
+func TestObserveBacklog(t *testing.T) {
+	const n, p = 1000, 2
+	plan := metricsPlan(n, p, func(int) error { return nil }, &countSink{})
+	src := backlogRange{rangeSource{n}}
+	plan.Vertices[0].Source = SourceSpecOf[int](src)
+	plan.Vertices[0].Ops[0].New = func(main any, side map[string]any) (Operator, error) {
+		return NewSourceOperator[int](src, eventtime.NoWatermarks[int](), SourceOptions{}, main.(Output[int]), side), nil
+	}
+	j, err := Start(t.Context(), plan, Config{Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range j.Times() {
+		want := int64(-1) // not a source
+		if x.VertexID == plan.Vertices[0].ID {
+			want = 42
+		}
+		if x.Backlog != want {
+			t.Errorf("vertex %d subtask %d: backlog %d, want %d", x.VertexID, x.Subtask, x.Backlog, want)
 		}
 	}
 }

@@ -34,6 +34,10 @@ type tp struct {
 type readerSplit struct {
 	Split
 	id string
+	// end is the offset a caught-up reader would read next (the last
+	// stable offset under read_committed, else the high watermark), as of
+	// the newest fetch of the partition; -1 before the first.
+	end int64
 }
 
 // reader consumes the partitions assigned to one source subtask with a
@@ -124,7 +128,7 @@ func (r *reader[T]) AddSplits(splits []connector.Split) error {
 		if s.done() {
 			continue
 		}
-		r.splits[k] = &readerSplit{Split: *s, id: s.SplitID()}
+		r.splits[k] = &readerSplit{Split: *s, id: s.SplitID(), end: -1}
 		if add[s.Topic] == nil {
 			add[s.Topic] = map[int32]kgo.Offset{}
 		}
@@ -148,6 +152,15 @@ func (r *reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 	if err := r.fetchErrors(fs); err != nil {
 		return 0, err
 	}
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if s := r.splits[tp{p.Topic, p.Partition}]; s != nil {
+			if r.cfg.readUncommitted || p.LastStableOffset < 0 {
+				s.end = p.HighWatermark
+			} else {
+				s.end = p.LastStableOffset
+			}
+		}
+	})
 	var (
 		cur     *readerSplit
 		curOut  connector.SplitOutput[T]
@@ -213,6 +226,27 @@ func (r *reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 	}
 	r.armWake()
 	return connector.NothingAvailable, nil
+}
+
+// Backlog is the consumer lag of the reader's partitions: the records
+// between the next offset to read and the end of each partition, as of the
+// newest fetch (the runtime shows it: runtime.Backlog). A bounded split
+// counts up to its stop offset. It is not known before a fetch returned.
+func (r *reader[T]) Backlog() (int64, bool) {
+	var n int64
+	known := false
+	for _, s := range r.splits {
+		if s.end < 0 {
+			continue
+		}
+		end := s.end
+		if s.Stop >= 0 {
+			end = min(end, s.Stop)
+		}
+		n += max(end-s.Next, 0)
+		known = true
+	}
+	return n, known
 }
 
 // finish drops a bounded split that reached its stop offset.

@@ -65,7 +65,8 @@
       const d = g.querySelector('.vertex[data-vertex-id="' + v.id + '"]');
       d.classList.remove("ok", "low", "high");
       d.classList.add(v.backpressure_level);
-      d.querySelector(".bp").textContent = "backpressure " + Math.round(v.backpressure * 100) + "% \u00b7 busy " + Math.round(v.busy * 100) + "%";
+      d.querySelector(".bp").textContent = "backpressure " + Math.round(v.backpressure * 100) + "% \u00b7 busy " + Math.round(v.busy * 100) + "%" +
+        (v.backlog == null ? "" : " \u00b7 backlog " + num(v.backlog));
       for (const o of v.operators) {
         const el = d.querySelector('.op[data-uid="' + CSS.escape(o.uid) + '"]');
         el.querySelector(".op-in").textContent = num(o.records_in);
