@@ -51,4 +51,14 @@
 // [IsPermanent] tells them apart. The runtime restarts the job after any
 // other error and ends it at once after a permanent one, whose message must
 // then say what failed, where, and what to change.
+//
+// # The registry
+//
+// A connector package registers itself from init, as database/sql drivers
+// do: [Register] adds its rows to the table of connectors (README,
+// `sluice connectors`), and [RegisterSource] and [RegisterSink] make its
+// types available to YAML pipelines, each with a typed configuration
+// that declares the guarantee it gives and builds the source or sink
+// (config.go). Package pipeline knows no connector: a program that imports
+// a connector package, its own included, can use it from YAML.
 package connector

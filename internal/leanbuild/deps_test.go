@@ -29,6 +29,10 @@ func TestLeanBuilds(t *testing.T) {
 	}{
 		{pkg: "github.com/sluicehq/sluice/stream", forbid: cloud},
 		{pkg: "github.com/sluicehq/sluice/checkpoint/storage", forbid: cloud},
+		// YAML pipelines link the client library of a connector only when
+		// the program imports that connector.
+		{pkg: "github.com/sluicehq/sluice/pipeline", forbid: append([]string{"github.com/twmb/franz-go"}, cloud...)},
+		{pkg: "github.com/sluicehq/sluice/connector/kafka", required: []string{"github.com/twmb/franz-go/pkg/kgo"}},
 		{pkg: "github.com/sluicehq/sluice/checkpoint/storage/s3", required: []string{"gocloud.dev/blob/s3blob"}},
 		{pkg: "github.com/sluicehq/sluice/checkpoint/storage/gcs", required: []string{"gocloud.dev/blob/gcsblob"}},
 		{pkg: "github.com/sluicehq/sluice/checkpoint/storage/azure", required: []string{"gocloud.dev/blob/azureblob"}},
