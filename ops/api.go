@@ -57,6 +57,10 @@ type Vertex struct {
 	// records waiting for it in the external system, summed over the
 	// subtasks that report one; null otherwise.
 	Backlog *int64 `json:"backlog,omitempty"`
+	// Pending is, for a chain with sinks whose writers report it (Kafka),
+	// the records they hold that the external system has not acknowledged,
+	// summed over subtasks; null otherwise.
+	Pending *int64 `json:"pending,omitempty"`
 }
 
 // Operator is one operator of a chain, with its record counts summed over
@@ -332,10 +336,13 @@ func (s *Server) jobInfo() JobInfo {
 	rates := s.samples.opRates()
 	sh := s.samples.timeShares()
 	dead := deadLettered(s.deadLetters, counts)
-	backlogs := map[int]int64{}
+	backlogs, pendings := map[int]int64{}, map[int]int64{}
 	for _, t := range s.job.Times() {
 		if t.Backlog >= 0 {
 			backlogs[t.VertexID] += t.Backlog
+		}
+		if t.Pending >= 0 {
+			pendings[t.VertexID] += t.Pending
 		}
 	}
 	commits := map[string]*Commit{}
@@ -373,6 +380,9 @@ func (s *Server) jobInfo() JobInfo {
 		}
 		if n, ok := backlogs[v.ID]; ok {
 			vx.Backlog = &n
+		}
+		if n, ok := pendings[v.ID]; ok {
+			vx.Pending = &n
 		}
 		vx.Level = level(vx.Backpressure)
 		info.Vertices = append(info.Vertices, vx)

@@ -27,7 +27,7 @@ type collector struct {
 	uptime, running, parallelismOps *prometheus.Desc
 	deadLettered                    *prometheus.Desc
 	commits, commitTime, lastCommit *prometheus.Desc
-	backlog                         *prometheus.Desc
+	backlog, pending                *prometheus.Desc
 }
 
 func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector {
@@ -37,6 +37,7 @@ func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector 
 		return prometheus.NewDesc("sluice_"+name, help, labels, nil)
 	}
 	return &collector{job: job, deadLetters: deadLetters,
+		pending:           d("sink_pending_records", "Records the subtask's sinks hold that the external system has not acknowledged, where their writers report it. operator is the subtask's chain.", op),
 		backlog:           d("source_backlog_records", "Records waiting for the source subtask in the external system (Kafka consumer lag), where its reader reports it. operator is the subtask's chain.", op),
 		commits:           d("checkpoint_commits_total", "Completed checkpoints the operator handled (a two-phase sink's commit, a source's acknowledgements); only operators that listen to checkpoints.", op),
 		commitTime:        d("checkpoint_commit_seconds_total", "Time the operator spent handling completed checkpoints; divided by sluice_checkpoint_commits_total, the mean commit latency.", op),
@@ -66,7 +67,7 @@ func newCollector(job *runtime.Job, deadLetters map[string][]string) *collector 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.recordsIn, c.recordsOut, c.busy, c.idle, c.backpressured, c.watermark, c.eventTimeLag,
 		c.checkpoints, c.durations, c.lastDuration, c.lastSize, c.lastCompletedTime, c.restarts, c.failures, c.restores, c.uptime, c.running, c.parallelismOps, c.deadLettered,
-		c.commits, c.commitTime, c.lastCommit, c.backlog} {
+		c.commits, c.commitTime, c.lastCommit, c.backlog, c.pending} {
 		ch <- d
 	}
 }
@@ -102,6 +103,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.backpressured, prometheus.CounterValue, t.Backpressured.Seconds(), job, t.Vertex, sub)
 		if t.Backlog >= 0 {
 			ch <- prometheus.MustNewConstMetric(c.backlog, prometheus.GaugeValue, float64(t.Backlog), job, t.Vertex, sub)
+		}
+		if t.Pending >= 0 {
+			ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(t.Pending), job, t.Vertex, sub)
 		}
 		if t.Watermark != runtime.NoWatermark && t.Watermark != eventtime.MaxWatermark {
 			wm := time.UnixMilli(t.Watermark)

@@ -50,6 +50,10 @@ type SubtaskTimes struct {
 	// records waiting in the external system when it last flushed; -1 if
 	// unknown.
 	Backlog int64
+	// Pending is, for a chain with sinks whose writers report it (Pending),
+	// the records they hold that the external system has not acknowledged;
+	// -1 if unknown.
+	Pending int64
 }
 
 // subtaskCell is what a vertex subtask publishes for SubtaskTimes.
@@ -58,6 +62,30 @@ type subtaskCell struct {
 	wm             atomic.Int64
 	commits        []commitCell // per operator of the chain
 	backlog        atomic.Int64 // a source's Backlog, -1 unknown
+	pending        atomic.Int64 // the Pending of the chain's sinks, -1 unknown
+}
+
+// Pending is an optional interface of sink writers (connector.Writer) that
+// know how many records they hold that the external system has not
+// acknowledged yet (buffered, in flight). The runtime asks when the task
+// flushes its output, in the task goroutine, so it must be cheap and must
+// not block.
+type Pending interface {
+	// Pending returns the records written to the writer and not yet
+	// acknowledged by the external system; ok is false while unknown.
+	Pending() (records int64, ok bool)
+}
+
+// pendingSink is implemented by the sink operator.
+type pendingSink interface {
+	pendingRecords() (int64, bool)
+}
+
+func (s *sinkOperator[T]) pendingRecords() (int64, bool) {
+	if p, ok := s.w.(Pending); ok {
+		return p.Pending()
+	}
+	return 0, false
 }
 
 // Backlog is an optional interface of source readers (connector.Reader)
@@ -83,15 +111,29 @@ func (s *sourceOperator[T]) backlog() (int64, bool) {
 	return 0, false
 }
 
-// sampleBacklog publishes the backlog of the task's source reader.
-func (t *task) sampleBacklog() {
-	if t.src == nil || t.clock.cell == nil {
+// sampleConnectors publishes the backlog of the task's source reader and
+// the records its sinks' writers hold, where they report them.
+func (t *task) sampleConnectors() {
+	if t.clock.cell == nil {
 		return
 	}
 	if b, ok := t.src.(backlogSource); ok {
 		if n, ok := b.backlog(); ok {
 			t.clock.cell.backlog.Store(n)
 		}
+	}
+	var pending int64
+	known := false
+	for _, op := range t.ops {
+		if s, ok := op.(pendingSink); ok {
+			if n, ok := s.pendingRecords(); ok {
+				pending += n
+				known = true
+			}
+		}
+	}
+	if known {
+		t.clock.cell.pending.Store(pending)
 	}
 }
 
@@ -359,6 +401,7 @@ func newObserver(p *Plan) *observer {
 			o.cells[vi][s].wm.Store(NoWatermark)
 			o.cells[vi][s].commits = make([]commitCell, len(v.Ops))
 			o.cells[vi][s].backlog.Store(-1)
+			o.cells[vi][s].pending.Store(-1)
 		}
 	}
 	return o
@@ -510,7 +553,7 @@ func (j *Job) Times() []SubtaskTimes {
 			c := j.obs.cell(vi, s)
 			out = append(out, SubtaskTimes{Vertex: v.Name, VertexID: v.ID, Subtask: s,
 				Busy: time.Duration(c.busy.Load()), Idle: time.Duration(c.idle.Load()), Backpressured: time.Duration(c.bp.Load()),
-				Watermark: c.wm.Load(), Backlog: c.backlog.Load()})
+				Watermark: c.wm.Load(), Backlog: c.backlog.Load(), Pending: c.pending.Load()})
 		}
 	}
 	return out

@@ -138,6 +138,15 @@ type backlogReader struct{ rangeReader }
 
 func (r *backlogReader) Backlog() (int64, bool) { return 42, true }
 
+// pendingCountSink is countSink whose writers report records pending.
+type pendingCountSink struct{ *countSink }
+
+func (s pendingCountSink) NewWriter(connector.WriterContext, [][]byte) (connector.Writer[string], error) {
+	return s, nil
+}
+
+func (s pendingCountSink) Pending() (int64, bool) { return 7, true }
+
 func TestObserveBacklog(t *testing.T) {
 	const n, p = 1000, 2
 	plan := metricsPlan(n, p, func(int) error { return nil }, &countSink{})
@@ -146,6 +155,9 @@ func TestObserveBacklog(t *testing.T) {
 	plan.Vertices[0].Ops[0].New = func(main any, side map[string]any) (Operator, error) {
 		return NewSourceOperator[int](src, eventtime.NoWatermarks[int](), SourceOptions{}, main.(Output[int]), side), nil
 	}
+	snk := pendingCountSink{&countSink{}}
+	sinkOps := plan.Vertices[1].Ops
+	sinkOps[len(sinkOps)-1].New = func(any, map[string]any) (Operator, error) { return NewSinkOperator[string](snk), nil }
 	j, err := Start(t.Context(), plan, Config{Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -154,12 +166,12 @@ func TestObserveBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, x := range j.Times() {
-		want := int64(-1) // not a source
+		backlog, pending := int64(-1), int64(7) // the sink's vertex
 		if x.VertexID == plan.Vertices[0].ID {
-			want = 42
+			backlog, pending = 42, -1 // the source's
 		}
-		if x.Backlog != want {
-			t.Errorf("vertex %d subtask %d: backlog %d, want %d", x.VertexID, x.Subtask, x.Backlog, want)
+		if x.Backlog != backlog || x.Pending != pending {
+			t.Errorf("vertex %d subtask %d: backlog %d pending %d, want %d and %d", x.VertexID, x.Subtask, x.Backlog, x.Pending, backlog, pending)
 		}
 	}
 }

@@ -266,7 +266,7 @@ func (t *task) flush() error {
 		}
 	}
 	t.clock.active(time.Now())
-	t.sampleBacklog()
+	t.sampleConnectors()
 	return nil
 }
 

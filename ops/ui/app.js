@@ -66,7 +66,7 @@
       d.classList.remove("ok", "low", "high");
       d.classList.add(v.backpressure_level);
       d.querySelector(".bp").textContent = "backpressure " + Math.round(v.backpressure * 100) + "% \u00b7 busy " + Math.round(v.busy * 100) + "%" +
-        (v.backlog == null ? "" : " \u00b7 backlog " + num(v.backlog));
+        (v.backlog == null ? "" : " \u00b7 backlog " + num(v.backlog)) + (v.pending == null ? "" : " \u00b7 pending " + num(v.pending));
       for (const o of v.operators) {
         const el = d.querySelector('.op[data-uid="' + CSS.escape(o.uid) + '"]');
         el.querySelector(".op-in").textContent = num(o.records_in);
