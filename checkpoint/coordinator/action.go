@@ -34,11 +34,12 @@ type Store struct {
 }
 
 // Complete says that checkpoint ID is complete and durable. For
-// [checkpoint.KindCheckpoint] and [checkpoint.KindFinal] the runtime notifies every subtask
-// (notifications are subsuming: completing ID covers every id below it) and
-// may delete older checkpoints by retention; after a checkpoint.KindFinal completes the
-// job may finish. For [checkpoint.KindSavepoint] the runtime tells the requester and
-// notifies no subtask.
+// [checkpoint.KindCheckpoint] and [checkpoint.KindFinal] the runtime
+// notifies every subtask (notifications are subsuming: completing ID covers
+// every id below it) and may delete older checkpoints by retention; after a
+// final checkpoint completes the job may finish. For
+// [checkpoint.KindSavepoint] the runtime tells the requester and notifies
+// no subtask.
 type Complete struct {
 	ID   int64
 	Kind checkpoint.Kind

@@ -162,7 +162,8 @@ func (c *Coordinator) RequestSavepoint(now time.Time) (int64, error) {
 // fails the job, another final checkpoint with a new id is triggered like a
 // periodic one would be: Config.Interval after the failed one was triggered
 // (if Interval is not 0) and Config.MinPause after it failed. The job may
-// finish once a [Complete] of kind [checkpoint.KindFinal] comes, whatever its id.
+// finish once a [Complete] of kind [checkpoint.KindFinal] comes, whatever
+// its id.
 //
 // RequestFinal returns the id of the first attempt, [ErrStopped] once the
 // coordinator stopped and [ErrFinalRequested] if it was called before.
@@ -233,8 +234,8 @@ func (c *Coordinator) Pending() []int64 {
 }
 
 // LatestCompleted returns the id of the latest checkpoint of kind
-// [checkpoint.KindCheckpoint] or [checkpoint.KindFinal] completed by this Coordinator, or 0 if
-// none has. Savepoints are not counted.
+// [checkpoint.KindCheckpoint] or [checkpoint.KindFinal] completed by this
+// Coordinator, or 0 if none has. Savepoints are not counted.
 func (c *Coordinator) LatestCompleted() int64 { return c.latestCompleted }
 
 // observe moves the coordinator's time to now, unless now is earlier, and

@@ -47,10 +47,11 @@
 //
 // Ids are strictly increasing in the order of their Trigger actions, and a
 // restored job continues above the ids of its previous attempts (see
-// [Config.FirstID]). Checkpoints of kind [checkpoint.KindCheckpoint] and [checkpoint.KindFinal]
-// complete in increasing id order: completing n aborts every pending
-// checkpoint or final checkpoint below n with a reason wrapping
-// [ErrSubsumed], so Complete notifications are subsuming, as in Flink.
+// [Config.FirstID]). Checkpoints of kind [checkpoint.KindCheckpoint] and
+// [checkpoint.KindFinal] complete in increasing id order: completing n
+// aborts every pending checkpoint or final checkpoint below n with a reason
+// wrapping [ErrSubsumed], so Complete notifications are subsuming, as in
+// Flink.
 //
 // Savepoints are different. As in Flink since 1.15, a savepoint is a copy of
 // the job's state for the user: it does not commit side effects (the runtime
