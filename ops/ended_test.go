@@ -31,7 +31,7 @@ func TestEndedJob(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := stream.New("ended", stream.WithCheckpointing(50*time.Millisecond, t.TempDir()), stream.WithLogger(quietLogger()))
-			src := collection.Generate(1000, func(i int64) int64 { return i }).WithTimestamps(func(i int64) int64 { return i })
+			src := collection.Generate(1000, func(i int64) int64 { return i }, collection.Timestamps(func(i int64) int64 { return i }))
 			s := stream.FromSource(env, "numbers", src, eventtime.Monotonic[int64]()).UID("numbers")
 			stream.TryMap(s, func(v int64) (int64, error) {
 				if tc.fail && v == 500 {

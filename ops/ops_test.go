@@ -28,8 +28,8 @@ func startJob(t testing.TB) (*runtime.Job, *ops.Server) {
 	t.Helper()
 	env := stream.New("ops-test", stream.WithParallelism(2),
 		stream.WithCheckpointing(100*time.Millisecond, t.TempDir()), stream.WithBufferTimeout(time.Millisecond), stream.WithLogger(quietLogger()))
-	src := collection.Generate(1_000_000, func(i int64) int64 { return i }).WithRate(20_000).
-		WithTimestamps(func(i int64) int64 { return time.Now().UnixMilli() })
+	src := collection.Generate(1_000_000, func(i int64) int64 { return i }, collection.Rate(20_000),
+		collection.Timestamps(func(i int64) int64 { return time.Now().UnixMilli() }))
 	s := stream.FromSource(env, "numbers", src, eventtime.Monotonic[int64]()).UID("numbers")
 	s = stream.Map(s, func(v int64) int64 { return v * 2 }).Name("double").UID("double")
 	type kc struct{ K, C int64 }
