@@ -557,7 +557,7 @@ func (f *fileSink) build(b *builder, in stream.Stream[Record], _ *Sink) (stream.
 type socketSource struct {
 	addr   string
 	fmt    string
-	opts   socket.SourceOptions
+	opts   []socket.SourceOption
 	schema *recordType // format: json: checked on every record
 }
 
@@ -572,13 +572,17 @@ func decodeSocketSource(d *decoder, o *obj) sourceImpl {
 	s := &socketSource{}
 	s.addr, _ = d.required(o, "address", "host:port of the server to read lines from")
 	s.fmt = decodeFormat(d, o)
-	s.opts.EndOnClose = d.boolean(o, "end_on_close", false)
-	s.opts.MaxLineBytes = int(d.integer(o, "max_line_bytes", 0, 1, math.MaxInt32))
+	if d.boolean(o, "end_on_close", false) {
+		s.opts = append(s.opts, socket.EndOnClose())
+	}
+	if n := d.integer(o, "max_line_bytes", 0, 1, math.MaxInt32); n > 0 {
+		s.opts = append(s.opts, socket.MaxLineBytes(int(n)))
+	}
 	return s
 }
 
 func (s *socketSource) build(b *builder, src *Source, ws eventtime.Strategy[Record]) (stream.Stream[Record], error) {
-	lines := fromSource(b, src, stream.FromSource(b.env, src.Name, socket.NewSource(s.addr, s.opts), eventtime.NoWatermarks[string]()))
+	lines := fromSource(b, src, stream.FromSource(b.env, src.Name, socket.NewSource(s.addr, s.opts...), eventtime.NoWatermarks[string]()))
 	dec := checkedDecoder(lineDecoder(s.fmt), s.schema)
 	id := src.UID
 	if id == "" {

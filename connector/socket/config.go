@@ -22,7 +22,7 @@ type SinkConfig struct {
 
 // Declare implements connector.Declarer.
 func (c *SinkConfig) Declare(checkpointing bool) connector.Declaration {
-	return NewSink[connector.Record](c.Address, nil, SinkOptions{}).Declare(checkpointing)
+	return NewSink[connector.Record](c.Address, nil).Declare(checkpointing)
 }
 
 // NewSink implements connector.SinkConfig. A record the format cannot
@@ -34,5 +34,5 @@ func (c *SinkConfig) NewSink(ctx connector.BuildContext) (connector.Sink[connect
 			return fmt.Appendf(nil, "%v", r)
 		}
 		return b
-	}, SinkOptions{}), nil
+	}), nil
 }

@@ -50,7 +50,7 @@ func TestSinkConfig(t *testing.T) {
 	}()
 	cfg := &SinkConfig{Address: ln.Addr().String()}
 	for _, cp := range []bool{false, true} {
-		if got, want := cfg.Declare(cp), NewSink[int](cfg.Address, nil, SinkOptions{}).Declare(cp); got != want {
+		if got, want := cfg.Declare(cp), NewSink[int](cfg.Address, nil).Declare(cp); got != want {
 			t.Errorf("Declare(%v) = %+v, want %+v", cp, got, want)
 		}
 	}

@@ -10,7 +10,7 @@
 // reconnects and writes the unflushed lines again (the receiver may see a
 // line twice). TCP has no application-level acknowledgement: a write the
 // kernel accepted counts as sent. To narrow that gap, every flush ends with
-// a short probe (SinkOptions.Probe) that notices a receiver which closed or
+// a short probe (CloseProbe) that notices a receiver which closed or
 // reset the connection and then writes the lines again on a new one. A
 // receiver that crashes after the probe, with lines unread in its socket
 // buffer, can still lose them; use a sink with acknowledgements (Kafka,

@@ -11,32 +11,48 @@ import (
 	"github.com/sluicehq/sluice/connector"
 )
 
-// SinkOptions configure a socket sink.
-type SinkOptions struct {
-	// Retries is how many times a failed write is retried after
-	// reconnecting before the job fails (default 5).
-	Retries int
-	// Backoff between retries (default 100ms, doubling).
-	Backoff time.Duration
-	// BufferBytes flushes early when this much is buffered (default 64 KiB).
+// sinkOptions are the settings of a socket sink.
+type sinkOptions struct {
+	Retries     int
+	Backoff     time.Duration
 	BufferBytes int
-	// Probe is how long a flush waits, after writing, for the receiver to
-	// show that it closed the connection (default 5ms; negative disables).
-	// A closed or reset connection means the lines may not have arrived:
-	// they are written again on a new connection.
-	Probe time.Duration
+	Probe       time.Duration
 }
+
+// SinkOption configures a socket sink.
+type SinkOption func(*sinkOptions)
+
+// WriteRetries sets how many times a failed write is retried after
+// reconnecting before the job fails (default 5).
+func WriteRetries(n int) SinkOption { return func(o *sinkOptions) { o.Retries = n } }
+
+// RetryBackoff sets the delay before the first retry (default 100ms),
+// doubling.
+func RetryBackoff(d time.Duration) SinkOption { return func(o *sinkOptions) { o.Backoff = d } }
+
+// BufferBytes flushes early when this much is buffered (default 64 KiB).
+func BufferBytes(n int) SinkOption { return func(o *sinkOptions) { o.BufferBytes = n } }
+
+// CloseProbe sets how long a flush waits, after writing, for the receiver
+// to show that it closed the connection (default 5ms; negative disables).
+// A closed or reset connection means the lines may not have arrived: they
+// are written again on a new connection.
+func CloseProbe(d time.Duration) SinkOption { return func(o *sinkOptions) { o.Probe = d } }
 
 // Sink writes one line per record to the TCP server at addr.
 type Sink[T any] struct {
 	addr   string
 	format func(T) []byte
-	opts   SinkOptions
+	opts   sinkOptions
 }
 
 // NewSink returns a sink; format renders a record without the newline
 // (nil: fmt %v).
-func NewSink[T any](addr string, format func(T) []byte, opts SinkOptions) *Sink[T] {
+func NewSink[T any](addr string, format func(T) []byte, options ...SinkOption) *Sink[T] {
+	var opts sinkOptions
+	for _, o := range options {
+		o(&opts)
+	}
 	if format == nil {
 		format = func(v T) []byte { return fmt.Appendf(nil, "%v", v) }
 	}

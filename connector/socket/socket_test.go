@@ -45,7 +45,7 @@ func TestSourceReadsLinesAndEnds(t *testing.T) {
 	addr := serve(t, [][]string{{"a", "b", "c"}})
 	env := stream.New("socket")
 	out := sluicetest.NewSink[string]()
-	stream.FromSource(env, "socket", socket.NewSource(addr, socket.SourceOptions{EndOnClose: true}), noWM()).SinkTo("out", out)
+	stream.FromSource(env, "socket", socket.NewSource(addr, socket.EndOnClose()), noWM()).SinkTo("out", out)
 	sluicetest.Run(t, env)
 	if got := out.Values(); !slices.Equal(got, []string{"a", "b", "c"}) {
 		t.Fatalf("got %v", got)
@@ -57,7 +57,7 @@ func TestSourceReconnects(t *testing.T) {
 	addr := serve(t, [][]string{{"1", "2"}, {"3"}})
 	env := stream.New("socket")
 	out := sluicetest.NewSink[string]()
-	stream.FromSource(env, "socket", socket.NewSource(addr, socket.SourceOptions{Backoff: 5 * time.Millisecond}), noWM()).SinkTo("out", out)
+	stream.FromSource(env, "socket", socket.NewSource(addr, socket.ReconnectBackoff(5*time.Millisecond, 0)), noWM()).SinkTo("out", out)
 	ctx, cancel := ctxTimeout(10 * time.Second)
 	defer cancel()
 	job, err := env.Start(ctx)
@@ -78,7 +78,7 @@ func TestSourceReconnects(t *testing.T) {
 func TestSourceLineTooLongFailsWithLocation(t *testing.T) {
 	addr := serve(t, [][]string{{"ok", strings.Repeat("x", 100)}})
 	env := stream.New("socket")
-	stream.FromSource(env, "socket", socket.NewSource(addr, socket.SourceOptions{EndOnClose: true, MaxLineBytes: 10}), noWM()).
+	stream.FromSource(env, "socket", socket.NewSource(addr, socket.EndOnClose(), socket.MaxLineBytes(10)), noWM()).
 		SinkTo("out", sluicetest.NewSink[string]())
 	err := sluicetest.RunErr(env, 10*time.Second)
 	if !errors.Is(err, connector.ErrBadRecord) || !strings.Contains(err.Error(), "line 2") {
@@ -119,7 +119,7 @@ func TestSinkWritesAndRetries(t *testing.T) {
 	}()
 	env := stream.New("socket-sink", stream.WithParallelism(2))
 	stream.Generate(env, 1000, func(i int64) int64 { return i }).
-		SinkTo("sock", socket.NewSink[int64](ln.Addr().String(), nil, socket.SinkOptions{Backoff: time.Millisecond}))
+		SinkTo("sock", socket.NewSink[int64](ln.Addr().String(), nil, socket.RetryBackoff(time.Millisecond)))
 	sluicetest.Run(t, env)
 	deadline := time.Now().Add(10 * time.Second)
 	for {

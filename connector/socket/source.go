@@ -24,30 +24,47 @@ func init() {
 		}, Test: "loopback TCP server"})
 }
 
-// SourceOptions configure a socket source.
-type SourceOptions struct {
-	// MaxLineBytes bounds a line (default 1 MiB); a longer line is a bad
-	// record.
-	MaxLineBytes int
-	// Backoff is the first reconnect delay (default 100ms), doubling up to
-	// MaxBackoff (default 30s).
+// sourceOptions are the settings of a socket source.
+type sourceOptions struct {
+	MaxLineBytes        int
 	Backoff, MaxBackoff time.Duration
-	// MaxRetries is how many reconnects in a row may fail before the job
-	// fails (default 0: retry forever).
-	MaxRetries int
-	// EndOnClose ends the source (bounded input) when the server closes the
-	// connection, instead of reconnecting.
-	EndOnClose bool
+	MaxRetries          int
+	EndOnClose          bool
 }
+
+// SourceOption configures a socket source.
+type SourceOption func(*sourceOptions)
+
+// MaxLineBytes bounds a line (default 1 MiB); a longer line is a bad
+// record.
+func MaxLineBytes(n int) SourceOption { return func(o *sourceOptions) { o.MaxLineBytes = n } }
+
+// ReconnectBackoff sets the first reconnect delay (default 100ms), which
+// doubles up to max (default 30s).
+func ReconnectBackoff(first, max time.Duration) SourceOption {
+	return func(o *sourceOptions) { o.Backoff, o.MaxBackoff = first, max }
+}
+
+// MaxReconnects sets how many reconnects in a row may fail before the job
+// fails (default 0: retry forever).
+func MaxReconnects(n int) SourceOption { return func(o *sourceOptions) { o.MaxRetries = n } }
+
+// EndOnClose ends the source (bounded input) when the server closes the
+// connection, instead of reconnecting (default: reconnect, unbounded).
+func EndOnClose() SourceOption { return func(o *sourceOptions) { o.EndOnClose = true } }
 
 // Source reads lines from a TCP server at addr.
 type Source struct {
 	addr string
-	opts SourceOptions
+	opts sourceOptions
 }
 
 // NewSource returns a source of the lines sent by the server at addr.
-func NewSource(addr string, opts SourceOptions) *Source {
+func NewSource(addr string, options ...SourceOption) *Source {
+	var opts sourceOptions
+	for _, o := range options {
+		o(&opts)
+	}
 	if opts.MaxLineBytes <= 0 {
 		opts.MaxLineBytes = 1 << 20
 	}
