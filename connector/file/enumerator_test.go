@@ -64,7 +64,7 @@ func TestBoundedEnumerator(t *testing.T) {
 
 	// Recursive.
 	ctx = newFakeEnumContext(1)
-	en, err = src.with(Recursive()).NewEnumerator(ctx, nil)
+	en, err = NewSource(src.path, src.format, Recursive()).NewEnumerator(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

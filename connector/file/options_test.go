@@ -15,9 +15,6 @@ func TestSourceOptions(t *testing.T) {
 		{"defaults", NewSource("in", Lines()), Source[string]{tolerance: DefaultLateFileTolerance, name: "file-source"}},
 		{"options", NewSource("in", Lines(), Recursive(), Continuous(time.Second), LateFileTolerance(-1), MaxRecordSize(10), SourceName("s")),
 			Source[string]{recursive: true, interval: time.Second, maxRecord: 10, name: "s"}},
-		{"deprecated methods", NewSource("in", Lines()).WithRecursive().WithContinuous(time.Second).WithLateFileTolerance(time.Minute).
-			WithMaxRecordSize(10).WithName("s"),
-			Source[string]{recursive: true, interval: time.Second, tolerance: time.Minute, maxRecord: 10, name: "s"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -49,9 +46,6 @@ func TestSinkOptions(t *testing.T) {
 	})
 	t.Run("options", func(t *testing.T) {
 		check(t, NewSink("out", enc, PartPrefix("p"), Rolling(rolling), Clock(now), Buckets(x)), "p", rolling, true)
-	})
-	t.Run("deprecated methods", func(t *testing.T) {
-		check(t, NewSink("out", enc).WithPartPrefix("p").WithRolling(rolling).WithClock(now).WithBuckets(x), "p", rolling, true)
 	})
 	t.Run("buckets of another type", func(t *testing.T) {
 		defer func() {

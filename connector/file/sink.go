@@ -107,35 +107,6 @@ func NewSink[T any](dir string, enc Encoder[T], opts ...SinkOption) *Sink[T] {
 	return &Sink[T]{dir: filepath.Clean(dir), enc: enc, buckets: b, rolling: o.rolling, prefix: o.prefix, now: o.now}
 }
 
-// with returns a copy of s with opt applied.
-func (s *Sink[T]) with(opt SinkOption) *Sink[T] {
-	o := sinkOptions{buckets: s.buckets, rolling: s.rolling, prefix: s.prefix, now: s.now}
-	opt.applySink(&o)
-	c := *s
-	c.buckets, c.rolling, c.prefix, c.now = o.buckets.(BucketAssigner[T]), o.rolling, o.prefix, o.now
-	return &c
-}
-
-// WithBuckets returns a copy of s with Buckets(b).
-//
-// Deprecated: pass Buckets to NewSink.
-func (s *Sink[T]) WithBuckets(b BucketAssigner[T]) *Sink[T] { return s.with(Buckets(b)) }
-
-// WithRolling returns a copy of s with Rolling(p).
-//
-// Deprecated: pass Rolling to NewSink.
-func (s *Sink[T]) WithRolling(p RollingPolicy) *Sink[T] { return s.with(Rolling(p)) }
-
-// WithPartPrefix returns a copy of s with PartPrefix(prefix).
-//
-// Deprecated: pass PartPrefix to NewSink.
-func (s *Sink[T]) WithPartPrefix(prefix string) *Sink[T] { return s.with(PartPrefix(prefix)) }
-
-// WithClock returns a copy of s with Clock(now).
-//
-// Deprecated: pass Clock to NewSink.
-func (s *Sink[T]) WithClock(now func() time.Time) *Sink[T] { return s.with(Clock(now)) }
-
 // Declare: exactly-once with checkpoints; without, part files are
 // committed only at the end of the input.
 func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {

@@ -244,9 +244,9 @@ func TestFileToFileExactlyOnceUnderFailures(t *testing.T) {
 	checked := stream.TryMap(src, func(r keyRec) (keyRec, error) { return r, f.check() })
 	counts := stream.Reduce(stream.KeyBy(stream.Map(checked, func(r keyRec) countRec { return countRec{Key: r.Key, Count: 1} }),
 		func(c countRec) string { return c.Key }), func(a, b countRec) countRec { return countRec{a.Key, a.Count + b.Count} }).UID("count")
-	snk := NewSink(out, JSONLinesEncoder[countRec]()).
-		WithRolling(RollingPolicy{MaxSize: 4 << 10}).
-		WithBuckets(ByField(func(c countRec) string { return "b" + c.Key[len(c.Key)-1:] }))
+	snk := NewSink(out, JSONLinesEncoder[countRec](),
+		Rolling(RollingPolicy{MaxSize: 4 << 10}),
+		Buckets(ByField(func(c countRec) string { return "b" + c.Key[len(c.Key)-1:] })))
 	counts.SinkTo("out", snk).UID("out")
 
 	w := watchVisible(out)

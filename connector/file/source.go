@@ -90,44 +90,6 @@ func NewSource[T any](path string, format Format[T], opts ...SourceOption) *Sour
 		tolerance: o.tolerance, maxRecord: o.maxRecord, name: o.name}
 }
 
-// with returns a copy of s with opt applied.
-func (s *Source[T]) with(opt SourceOption) *Source[T] {
-	o := sourceOptions{recursive: s.recursive, interval: s.interval, tolerance: s.tolerance, maxRecord: s.maxRecord, name: s.name}
-	opt(&o)
-	c := *s
-	c.recursive, c.interval, c.tolerance, c.maxRecord, c.name = o.recursive, o.interval, o.tolerance, o.maxRecord, o.name
-	return &c
-}
-
-// WithRecursive returns a copy of s with Recursive.
-//
-// Deprecated: pass Recursive to NewSource.
-func (s *Source[T]) WithRecursive() *Source[T] { return s.with(Recursive()) }
-
-// WithContinuous returns a copy of s with Continuous(interval).
-//
-// Deprecated: pass Continuous to NewSource.
-func (s *Source[T]) WithContinuous(interval time.Duration) *Source[T] {
-	return s.with(Continuous(interval))
-}
-
-// WithLateFileTolerance returns a copy of s with LateFileTolerance(d).
-//
-// Deprecated: pass LateFileTolerance to NewSource.
-func (s *Source[T]) WithLateFileTolerance(d time.Duration) *Source[T] {
-	return s.with(LateFileTolerance(d))
-}
-
-// WithMaxRecordSize returns a copy of s with MaxRecordSize(n).
-//
-// Deprecated: pass MaxRecordSize to NewSource.
-func (s *Source[T]) WithMaxRecordSize(n int) *Source[T] { return s.with(MaxRecordSize(n)) }
-
-// WithName returns a copy of s with SourceName(name).
-//
-// Deprecated: pass SourceName to NewSource.
-func (s *Source[T]) WithName(name string) *Source[T] { return s.with(SourceName(name)) }
-
 // Bounded reports whether the source reads only the files present at the
 // start.
 func (s *Source[T]) Bounded() bool { return s.interval <= 0 }

@@ -114,9 +114,9 @@ func fileKeyedCountJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	recs := stream.FromSource(env, "in", src, eventtime.NoWatermarks[keyRec]()).UID("in")
 	counts := stream.Reduce(stream.KeyBy(stream.Map(recs, func(r keyRec) countRec { return countRec{Key: r.Key, Count: 1} }).UID("one"),
 		func(c countRec) string { return c.Key }), func(a, b countRec) countRec { return countRec{a.Key, a.Count + b.Count} }).UID("count")
-	snk := NewSink(out, JSONLinesEncoder[countRec]()).
-		WithRolling(RollingPolicy{MaxSize: 4 << 10, MaxAge: 400 * time.Millisecond, Inactivity: 200 * time.Millisecond}).
-		WithBuckets(ByField(func(c countRec) string { return "b" + c.Key[len(c.Key)-1:] }))
+	snk := NewSink(out, JSONLinesEncoder[countRec](),
+		Rolling(RollingPolicy{MaxSize: 4 << 10, MaxAge: 400 * time.Millisecond, Inactivity: 200 * time.Millisecond}),
+		Buckets(ByField(func(c countRec) string { return "b" + c.Key[len(c.Key)-1:] })))
 	counts.SinkTo("out", snk).UID("out")
 
 	job, err := env.Start(ctx)
