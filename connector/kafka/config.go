@@ -38,9 +38,6 @@ type SourceConfig struct {
 	DiscoveryInterval time.Duration `yaml:"discovery_interval" min:"0"`
 	TLS               *TLSConfig    `yaml:"tls"`
 	SASL              *SASLConfig   `yaml:"sasl"`
-
-	brokers   []string
-	startTime time.Time
 }
 
 // SinkConfig is the configuration of the kafka sink of YAML pipelines.
@@ -55,8 +52,6 @@ type SinkConfig struct {
 	DeliveryTimeout       time.Duration  `yaml:"delivery_timeout" min:"1s"`
 	TLS                   *TLSConfig     `yaml:"tls"`
 	SASL                  *SASLConfig    `yaml:"sasl"`
-
-	brokers []string
 }
 
 // TLSConfig is the tls: option: true, false, or a mapping.
@@ -98,8 +93,8 @@ type SASLConfig struct {
 	Password  connector.Secret `yaml:"password" required:"the SASL password, e.g. password: ${KAFKA_PASSWORD}"`
 }
 
-// checkBrokers splits comma-separated brokers.
-func checkBrokers(c connector.ConfigCheck, given []string) []string {
+// splitBrokers splits comma-separated brokers.
+func splitBrokers(given []string) []string {
 	var out []string
 	for _, s := range given {
 		for b := range strings.SplitSeq(s, ",") {
@@ -108,10 +103,14 @@ func checkBrokers(c connector.ConfigCheck, given []string) []string {
 			}
 		}
 	}
-	if len(out) == 0 && c.Has("brokers") && !c.Bad("brokers") {
+	return out
+}
+
+// checkBrokers reports a list of brokers without any.
+func checkBrokers(c connector.ConfigCheck, given []string) {
+	if len(splitBrokers(given)) == 0 && c.Has("brokers") && !c.Bad("brokers") {
 		c.Fail("brokers", "no broker given; e.g. brokers: localhost:9092")
 	}
-	return out
 }
 
 // check checks the tls: option at key and loads its files (see Config).
@@ -181,7 +180,7 @@ func security(tc *tls.Config, s *SASLConfig) []Option {
 
 // Check implements connector.Checker.
 func (s *SourceConfig) Check(c connector.ConfigCheck) {
-	s.brokers = checkBrokers(c, s.Brokers)
+	checkBrokers(c, s.Brokers)
 	topics := s.topics()
 	switch {
 	case len(topics) == 0 && s.TopicRegex == "":
@@ -199,11 +198,9 @@ func (s *SourceConfig) Check(c connector.ConfigCheck) {
 			c.FailAt("start", "start_time", "missing; start: timestamp needs start_time: an RFC 3339 time, e.g. 2024-05-01T00:00:00Z")
 			break
 		}
-		t, err := time.Parse(time.RFC3339, s.StartTime)
-		if err != nil {
+		if _, err := time.Parse(time.RFC3339, s.StartTime); err != nil {
 			c.Fail("start_time", "%q is not an RFC 3339 time; use e.g. 2024-05-01T00:00:00Z", s.StartTime)
 		}
-		s.startTime = t
 	}
 	s.TLS.check(c, "tls")
 }
@@ -217,7 +214,7 @@ func (s *SourceConfig) topics() []string {
 }
 
 func (s *SourceConfig) options(name string) []SourceOption {
-	opts := []SourceOption{Brokers(s.brokers...), SourceName(name)}
+	opts := []SourceOption{Brokers(splitBrokers(s.Brokers)...), SourceName(name)}
 	if s.TopicRegex != "" {
 		opts = append(opts, TopicRegex(s.TopicRegex))
 	} else {
@@ -232,7 +229,8 @@ func (s *SourceConfig) options(name string) []SourceOption {
 	case "committed":
 		opts = append(opts, StartFrom(Committed(Earliest())))
 	case "timestamp":
-		opts = append(opts, StartFrom(AtTimestamp(s.startTime)))
+		t, _ := time.Parse(time.RFC3339, s.StartTime) // Check reports a mistake
+		opts = append(opts, StartFrom(AtTimestamp(t)))
 	}
 	if s.ReadUncommitted {
 		opts = append(opts, ReadUncommitted())
@@ -266,7 +264,7 @@ func (s *SourceConfig) Declare(checkpointing bool) connector.Declaration {
 
 // Check implements connector.Checker.
 func (s *SinkConfig) Check(c connector.ConfigCheck) {
-	s.brokers = checkBrokers(c, s.Brokers)
+	checkBrokers(c, s.Brokers)
 	if s.TransactionalIDPrefix != "" && s.Delivery != "exactly-once" && !c.Bad("delivery") {
 		c.Fail("transactional_id_prefix", "goes with delivery: exactly-once")
 	}
@@ -274,7 +272,7 @@ func (s *SinkConfig) Check(c connector.ConfigCheck) {
 }
 
 func (s *SinkConfig) options(job, id string, interval, timeout time.Duration) []SinkOption {
-	opts := []SinkOption{Brokers(s.brokers...), DefaultTopic(s.Topic)}
+	opts := []SinkOption{Brokers(splitBrokers(s.Brokers)...), DefaultTopic(s.Topic)}
 	for _, o := range security(s.TLS.Config(), s.SASL) {
 		opts = append(opts, o)
 	}

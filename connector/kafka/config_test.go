@@ -105,12 +105,12 @@ func TestConfigDeclare(t *testing.T) {
 		checkpointing bool
 		want          connector.Guarantee
 	}{
-		{"source with checkpoints", &SourceConfig{Start: "earliest", brokers: []string{"b:1"}, Topic: "t"}, true, connector.ExactlyOnce},
-		{"source from earliest without checkpoints", &SourceConfig{Start: "earliest", brokers: []string{"b:1"}, Topic: "t"}, false, connector.AtLeastOnce},
-		{"source from latest without checkpoints", &SourceConfig{Start: "latest", brokers: []string{"b:1"}, Topic: "t"}, false, connector.AtMostOnce},
-		{"exactly-once sink", &SinkConfig{Delivery: "exactly-once", brokers: []string{"b:1"}, Topic: "t", TransactionTimeout: 15 * time.Minute}, true, connector.ExactlyOnce},
-		{"exactly-once sink without checkpoints", &SinkConfig{Delivery: "exactly-once", brokers: []string{"b:1"}, Topic: "t", TransactionTimeout: 15 * time.Minute}, false, connector.AtLeastOnce},
-		{"at-least-once sink", &SinkConfig{Delivery: "at-least-once", brokers: []string{"b:1"}, Topic: "t"}, true, connector.AtLeastOnce},
+		{"source with checkpoints", &SourceConfig{Start: "earliest", Brokers: []string{"b:1"}, Topic: "t"}, true, connector.ExactlyOnce},
+		{"source from earliest without checkpoints", &SourceConfig{Start: "earliest", Brokers: []string{"b:1"}, Topic: "t"}, false, connector.AtLeastOnce},
+		{"source from latest without checkpoints", &SourceConfig{Start: "latest", Brokers: []string{"b:1"}, Topic: "t"}, false, connector.AtMostOnce},
+		{"exactly-once sink", &SinkConfig{Delivery: "exactly-once", Brokers: []string{"b:1"}, Topic: "t", TransactionTimeout: 15 * time.Minute}, true, connector.ExactlyOnce},
+		{"exactly-once sink without checkpoints", &SinkConfig{Delivery: "exactly-once", Brokers: []string{"b:1"}, Topic: "t", TransactionTimeout: 15 * time.Minute}, false, connector.AtLeastOnce},
+		{"at-least-once sink", &SinkConfig{Delivery: "at-least-once", Brokers: []string{"b:1"}, Topic: "t"}, true, connector.AtLeastOnce},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
