@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -166,12 +167,42 @@ func (t *TLSConfig) load(c connector.ConfigCheck, key string) *tls.Config {
 	return cfg
 }
 
-// security returns the TLS and SASL options.
-func security(tc *tls.Config, s *SASLConfig) []Option {
-	var opts []Option
-	if tc != nil {
-		opts = append(opts, TLS(tc))
+// option returns the TLS option of t: the configuration its check
+// loaded or, for a configuration built without the check, one loaded now,
+// a failure then being an error of NewSource or NewSink.
+func (t *TLSConfig) option() []Option {
+	if t == nil {
+		return nil
 	}
+	if t.loaded == nil && (t.Enabled == nil || *t.Enabled) {
+		var ec errCheck
+		t.loaded = t.load(&ec, "tls")
+		if ec.err != nil {
+			return []Option{connOpt(func(c *connConfig) { c.errs = append(c.errs, ec.err) })}
+		}
+	}
+	if t.loaded == nil {
+		return nil
+	}
+	return []Option{TLS(t.loaded)}
+}
+
+// errCheck is a connector.ConfigCheck keeping the first mistake as an
+// error.
+type errCheck struct{ err error }
+
+func (e *errCheck) Fail(key, format string, args ...any) {
+	if e.err == nil {
+		e.err = fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))
+	}
+}
+func (e *errCheck) FailAt(_, key, format string, args ...any) { e.Fail(key, format, args...) }
+func (e *errCheck) Has(string) bool                           { return true }
+func (e *errCheck) Bad(...string) bool                        { return false }
+
+// security returns the TLS and SASL options.
+func security(t *TLSConfig, s *SASLConfig) []Option {
+	opts := t.option()
 	if s != nil && s.Mechanism != "" {
 		opts = append(opts, SASL(SASLMechanism(s.Mechanism), s.Username, string(s.Password)))
 	}
@@ -241,7 +272,7 @@ func (s *SourceConfig) options(name string) []SourceOption {
 	if s.DiscoveryInterval > 0 {
 		opts = append(opts, DiscoveryInterval(s.DiscoveryInterval))
 	}
-	for _, o := range security(s.TLS.Config(), s.SASL) {
+	for _, o := range security(s.TLS, s.SASL) {
 		opts = append(opts, o)
 	}
 	return opts
@@ -273,7 +304,7 @@ func (s *SinkConfig) Check(c connector.ConfigCheck) {
 
 func (s *SinkConfig) options(job, id string, interval, timeout time.Duration) []SinkOption {
 	opts := []SinkOption{Brokers(splitBrokers(s.Brokers)...), DefaultTopic(s.Topic)}
-	for _, o := range security(s.TLS.Config(), s.SASL) {
+	for _, o := range security(s.TLS, s.SASL) {
 		opts = append(opts, o)
 	}
 	if s.DeliveryTimeout > 0 {

@@ -120,3 +120,41 @@ func TestConfigDeclare(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigTLSWithoutCheck: a configuration built in Go, without the
+// YAML decoder's check, still gets its TLS, and a file that cannot be
+// loaded is an error of NewSource.
+func TestConfigTLSWithoutCheck(t *testing.T) {
+	off := false
+	cases := []struct {
+		name    string
+		tls     *TLSConfig
+		wantTLS bool
+		wantErr string
+	}{
+		{"none", nil, false, ""},
+		{"system roots", &TLSConfig{}, true, ""},
+		{"disabled", &TLSConfig{Enabled: &off, CAFile: "/nonexistent/ca.pem"}, false, ""},
+		{"missing file", &TLSConfig{CAFile: "/nonexistent/ca.pem"}, false, "tls.ca_file: open /nonexistent/ca.pem"},
+		{"cert without key", &TLSConfig{CertFile: "c.pem"}, false, "tls.key_file: missing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := &SourceConfig{Brokers: []string{"b:1"}, Topic: "t", Start: "earliest", TLS: c.tls}
+			dec := ValueDecoder(func([]byte) (connector.Record, error) { return nil, nil })
+			src, err := NewSource(dec, cfg.options("s")...)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("NewSource = %v, want an error containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (src.cfg.conn.tls != nil) != c.wantTLS {
+				t.Errorf("tls = %+v", src.cfg.conn.tls)
+			}
+		})
+	}
+}
