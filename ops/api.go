@@ -272,6 +272,9 @@ func (s *Server) action(do func(r *http.Request) (string, error)) http.HandlerFu
 			writeJSON(w, http.StatusOK, ActionResult{Path: path})
 		case errors.Is(err, runtime.ErrConfig):
 			writeJSON(w, http.StatusConflict, ErrorBody{Error: err.Error()})
+		case errors.Is(err, runtime.ErrStopIncomplete):
+			// The job stopped all the same, without its final checkpoint.
+			writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: err.Error()})
 		default:
 			select {
 			case <-s.job.Done():
