@@ -3,11 +3,15 @@ GO ?= go
 PKGS := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test test-short lint vet bench bench-checkpoint nexmark torture fmt
+.PHONY: test test-deps test-short lint vet bench bench-checkpoint nexmark torture fmt
 
 ## test: vet + race-enabled unit and integration tests (CI runs this)
-test: vet
+test: test-deps vet
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
+
+## test-deps: install what the tests need beyond Go modules (Debian's chromium)
+test-deps:
+	@bash scripts/test-deps
 
 ## test-short: quick tests without the race detector
 test-short:

@@ -103,7 +103,7 @@ func (s *refusingSink) NewWriter(connector.WriterContext, [][]byte) (connector.W
 
 // runRestore runs metricsPlan (or with a refusing sink) restoring from,
 // and returns the job's error, its events and its log.
-func runRestore(t *testing.T, dir, from string, refuse bool) (error, []JobEvent, string) {
+func runRestore(t *testing.T, dir, from string, refuse bool) ([]JobEvent, string, error) {
 	t.Helper()
 	var snk connector.Sink[string] = &countSink{}
 	if refuse {
@@ -126,7 +126,7 @@ func runRestore(t *testing.T, dir, from string, refuse bool) (error, []JobEvent,
 	for ev := range events {
 		evs = append(evs, ev)
 	}
-	return err, evs, logs.String()
+	return evs, logs.String(), err
 }
 
 func restoredIDs(evs []JobEvent) (ids []int64, restarts int) {
@@ -150,7 +150,7 @@ func TestRestoreSkipsCorruptLatest(t *testing.T) {
 		commitRestorable(t, dir, id)
 	}
 	flipStateByte(t, dir, 3)
-	err, evs, logs := runRestore(t, dir, "latest", false)
+	evs, logs, err := runRestore(t, dir, "latest", false)
 	if err != nil {
 		t.Fatalf("job: %v\n%s", err, logs)
 	}
@@ -206,7 +206,7 @@ func TestRestoreCorruptFails(t *testing.T) {
 			commitRestorable(t, dir, 1)
 			commitRestorable(t, dir, 2)
 			c.damage(t, dir)
-			err, evs, logs := runRestore(t, dir, c.from(dir), false)
+			evs, logs, err := runRestore(t, dir, c.from(dir), false)
 			if err == nil {
 				t.Fatalf("the job ran:\n%s", logs)
 			}
@@ -239,7 +239,7 @@ func TestRestoreRefusedBySink(t *testing.T) {
 		commitRestorable(t, dir, id)
 	}
 	flipStateByte(t, dir, 3)
-	jobErr, evs, logs := runRestore(t, dir, "latest", true)
+	evs, logs, jobErr := runRestore(t, dir, "latest", true)
 	if jobErr == nil || !errors.Is(jobErr, connector.ErrDataLoss) {
 		t.Fatalf("job error %v, want the sink's ErrDataLoss", jobErr)
 	}
