@@ -58,6 +58,9 @@ type SourceType struct {
 	Formats []string
 	// Config returns a new configuration holding the defaults.
 	Config func() SourceConfig
+	// Docs, when its Cases are given, is the type's row of the table of
+	// connectors, registered with it (Name and Role are filled in).
+	Docs Info
 }
 
 // SourceConfig is the decoded configuration of a source.
@@ -74,10 +77,14 @@ type SinkType struct {
 	Name string
 	// Formats lists the record formats the sink writes with
 	// BuildContext.EncodeRecord, the first being the default; YAML
-	// pipelines then accept format: for it.
+	// pipelines then accept format: for it. Empty: records are encoded as
+	// JSON, and the sink takes no format:.
 	Formats []string
 	// Config returns a new configuration holding the defaults.
 	Config func() SinkConfig
+	// Docs, when its Cases are given, is the type's row of the table of
+	// connectors, registered with it (Name and Role are filled in).
+	Docs Info
 }
 
 // SinkConfig is the decoded configuration of a sink.
@@ -189,8 +196,9 @@ var (
 	sinkTypes   = map[string]SinkType{}
 )
 
-// RegisterSource makes a source type available to YAML pipelines.
-// Connector packages call it from init; a duplicate name or a nil
+// RegisterSource makes a source type available to YAML pipelines, and
+// adds its Docs to the table of connectors. Connector packages call it
+// from init; a duplicate name or a nil
 // Config panics.
 func RegisterSource(t SourceType) {
 	typesMu.Lock()
@@ -202,10 +210,15 @@ func RegisterSource(t SourceType) {
 		panic("connector: source type " + t.Name + " registered twice")
 	}
 	sourceTypes[t.Name] = t
+	if len(t.Docs.Cases) > 0 {
+		t.Docs.Name, t.Docs.Role = t.Name, "source"
+		Register(t.Docs)
+	}
 }
 
-// RegisterSink makes a sink type available to YAML pipelines. Connector
-// packages call it from init; a duplicate name or a nil Config panics.
+// RegisterSink makes a sink type available to YAML pipelines, and adds
+// its Docs to the table of connectors. Connector packages call it from
+// init; a duplicate name or a nil Config panics.
 func RegisterSink(t SinkType) {
 	typesMu.Lock()
 	defer typesMu.Unlock()
@@ -216,6 +229,10 @@ func RegisterSink(t SinkType) {
 		panic("connector: sink type " + t.Name + " registered twice")
 	}
 	sinkTypes[t.Name] = t
+	if len(t.Docs.Cases) > 0 {
+		t.Docs.Name, t.Docs.Role = t.Name, "sink"
+		Register(t.Docs)
+	}
 }
 
 // LookupSource returns the registered source type name.

@@ -25,7 +25,21 @@ func TestRegisterTypes(t *testing.T) {
 	snk := func() SinkConfig { return nopSinkConfig{} }
 	RegisterSource(SourceType{Name: "zz-test", Config: src})
 	RegisterSource(SourceType{Name: "aa-test", Formats: []string{"json"}, Config: src})
-	RegisterSink(SinkType{Name: "zz-test", Config: snk})
+	RegisterSink(SinkType{Name: "zz-test", Config: snk,
+		Docs: Info{System: "test", Cases: []Case{{Guarantee: AtLeastOnce, When: "always"}}}})
+
+	docs := 0
+	for _, in := range Registered() {
+		switch {
+		case in.Name == "zz-test" && in.Role == "sink" && in.System == "test":
+			docs++
+		case in.Name == "zz-test" || in.Name == "aa-test":
+			t.Errorf("docs row of a type registered without Docs: %+v", in)
+		}
+	}
+	if docs != 1 {
+		t.Errorf("%d docs rows of sink zz-test, want 1", docs)
+	}
 
 	if names := SourceTypeNames(); !slices.IsSorted(names) || !slices.Contains(names, "aa-test") || !slices.Contains(names, "zz-test") {
 		t.Errorf("SourceTypeNames = %v", names)

@@ -12,7 +12,12 @@ import (
 
 func init() {
 	connector.RegisterSink(connector.SinkType{Name: "socket", Formats: []string{"json"},
-		Config: func() connector.SinkConfig { return &SinkConfig{} }})
+		Config: func() connector.SinkConfig { return &SinkConfig{} },
+		Docs: connector.Info{System: "TCP, newline-delimited text",
+			Cases: []connector.Case{
+				{Guarantee: connector.AtLeastOnce, When: "with checkpoints: flushed on every barrier, unflushed lines rewritten after reconnecting"},
+				{Guarantee: connector.AtMostOnce, When: "without checkpoints"},
+			}, Test: "loopback TCP server"}})
 }
 
 // SinkConfig is the configuration of the socket sink of YAML pipelines.

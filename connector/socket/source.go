@@ -17,11 +17,6 @@ func init() {
 	connector.Register(connector.Info{Name: "socket", Role: "source", System: "TCP, newline-delimited text",
 		Cases: []connector.Case{{Guarantee: connector.AtMostOnce, When: "always: the stream cannot be replayed"}},
 		Test:  "loopback TCP server"})
-	connector.Register(connector.Info{Name: "socket", Role: "sink", System: "TCP, newline-delimited text",
-		Cases: []connector.Case{
-			{Guarantee: connector.AtLeastOnce, When: "with checkpoints: flushed on every barrier, unflushed lines rewritten after reconnecting"},
-			{Guarantee: connector.AtMostOnce, When: "without checkpoints"},
-		}, Test: "loopback TCP server"})
 }
 
 // sourceOptions are the settings of a socket source.

@@ -11,7 +11,12 @@ import (
 
 func init() {
 	connector.RegisterSink(connector.SinkType{Name: "stdout", Formats: []string{"json"},
-		Config: func() connector.SinkConfig { return &Config{} }})
+		Config: func() connector.SinkConfig { return &Config{} },
+		Docs: connector.Info{System: "standard output",
+			Cases: []connector.Case{
+				{Guarantee: connector.AtLeastOnce, When: "with checkpoints: flushed on every barrier; lines after the last checkpoint are printed again after a restore"},
+				{Guarantee: connector.AtMostOnce, When: "without checkpoints"},
+			}, Test: "in-process"}})
 }
 
 // Config is the configuration of the stdout sink of YAML pipelines: it

@@ -15,14 +15,6 @@ import (
 	"github.com/sluicehq/sluice/connector"
 )
 
-func init() {
-	connector.Register(connector.Info{Name: "stdout", Role: "sink", System: "standard output",
-		Cases: []connector.Case{
-			{Guarantee: connector.AtLeastOnce, When: "with checkpoints: flushed on every barrier; lines after the last checkpoint are printed again after a restore"},
-			{Guarantee: connector.AtMostOnce, When: "without checkpoints"},
-		}, Test: "in-process"})
-}
-
 // Sink writes one line per record.
 type Sink[T any] struct {
 	mu     sync.Mutex
