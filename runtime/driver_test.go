@@ -130,6 +130,9 @@ func TestDriver(t *testing.T) {
 				h.done = true
 				return fmt.Sprintf("%sresult: %v", h.report(), h.clean(err))
 			case "list":
+				// The driver deletes aborted checkpoints and applies
+				// retention in the background (no task runs here): wait.
+				h.a.wg.Wait()
 				infos, err := h.a.j.store.List(context.Background())
 				if err != nil {
 					t.Fatal(err)
