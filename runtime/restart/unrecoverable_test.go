@@ -3,39 +3,27 @@ package restart
 import (
 	"errors"
 	"fmt"
-	"io"
 	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connector"
 )
 
+// Unrecoverable is connector.Permanent (tested there); here: the two agree,
+// and no strategy restarts after such an error.
 func TestUnrecoverable(t *testing.T) {
 	base := errors.New("transaction 42 expired")
-	marked := Unrecoverable(base)
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"plain", base, false},
-		{"marked", marked, true},
-		{"wrapped once", fmt.Errorf("commit checkpoint 3: %w", marked), true},
-		{"wrapped twice", fmt.Errorf("job: %w", fmt.Errorf("commit: %w", marked)), true},
-		{"joined", errors.Join(io.EOF, marked), true},
-		{"mentioned, not wrapped", fmt.Errorf("commit: %v", marked), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := IsUnrecoverable(tc.err); got != tc.want {
-				t.Fatalf("IsUnrecoverable(%v) = %t, want %t", tc.err, got, tc.want)
+	for _, err := range []error{Unrecoverable(base), connector.Permanent(base), fmt.Errorf("commit: %w", connector.ErrDataLoss)} {
+		if !IsUnrecoverable(err) || !connector.IsPermanent(err) {
+			t.Errorf("%v: IsUnrecoverable %t, IsPermanent %t; want both", err, IsUnrecoverable(err), connector.IsPermanent(err))
+		}
+		for _, s := range []Strategy{FixedDelay(-1, time.Second), ExponentialBackoff(BackoffConfig{}), FailureRate(10, time.Minute, time.Second)} {
+			if _, ok := s.Next(time.Now(), err); ok {
+				t.Errorf("%v restarts after %v", s, err)
 			}
-		})
+		}
 	}
-	if Unrecoverable(nil) != nil {
-		t.Error("Unrecoverable(nil) is not nil")
-	}
-	if marked.Error() != base.Error() {
-		t.Errorf("message changed: %q", marked.Error())
-	}
-	if !errors.Is(marked, base) {
-		t.Error("the mark hides the wrapped error from errors.Is")
+	if IsUnrecoverable(base) || Unrecoverable(nil) != nil {
+		t.Error("an unmarked error is unrecoverable, or Unrecoverable(nil) is not nil")
 	}
 }
