@@ -19,6 +19,13 @@ type Env struct {
 	// invalid are the settings refused so far (options and operator
 	// settings cannot return errors): Plan, Start and Execute report them.
 	invalid []invalidSetting
+	// checkpointsBy names the option that set the checkpoint interval and
+	// storage, so that a second one is a conflict rather than an override
+	// that depends on the order of the options.
+	checkpointsBy string
+	// incremental is set by WithIncrementalCheckpoints, applied after every
+	// option so that it does not depend on their order.
+	incremental bool
 }
 
 // Option configures an Env. An option given an invalid value (a
@@ -31,6 +38,9 @@ func New(name string, opts ...Option) *Env {
 	e := &Env{g: &graph.Graph{Name: name}}
 	for _, o := range opts {
 		o(e)
+	}
+	if e.incremental {
+		e.cfg.Checkpoint.Incremental = true
 	}
 	return e
 }
@@ -67,6 +77,9 @@ func WithCheckpointing(interval time.Duration, storage string) Option {
 				"the interval must be positive; leave the option out for a job without checkpoints")
 			return
 		}
+		if !e.setCheckpoints(fmt.Sprintf("stream.WithCheckpointing(%v, %q)", interval, storage)) {
+			return
+		}
 		e.cfg.Checkpoint.Interval = interval
 		e.cfg.Checkpoint.Storage = storage
 	}
@@ -75,12 +88,16 @@ func WithCheckpointing(interval time.Duration, storage string) Option {
 // WithIncrementalCheckpoints makes checkpoints write only the keyed state
 // changed since the previous one (runtime.CheckpointConfig.Incremental).
 func WithIncrementalCheckpoints() Option {
-	return func(e *Env) { e.cfg.Checkpoint.Incremental = true }
+	return func(e *Env) { e.incremental = true }
 }
 
 // WithCheckpointConfig sets every checkpoint setting.
 func WithCheckpointConfig(c runtime.CheckpointConfig) Option {
-	return func(e *Env) { e.cfg.Checkpoint = c }
+	return func(e *Env) {
+		if e.setCheckpoints("stream.WithCheckpointConfig(...)") {
+			e.cfg.Checkpoint = c
+		}
+	}
 }
 
 // WithRestart sets the restart strategy (default: none without
@@ -204,4 +221,16 @@ func (e *Env) Start(ctx context.Context) (*runtime.Job, error) {
 		logger.Warn("guarantee downgraded", "job", e.g.Name, "detail", d)
 	}
 	return runtime.Start(ctx, plan, e.cfg)
+}
+
+// setCheckpoints records that option sets the checkpoint configuration; it
+// refuses (and returns false) when another option already did, as the
+// result would depend on their order.
+func (e *Env) setCheckpoints(option string) bool {
+	if e.checkpointsBy != "" {
+		e.refuse(nil, option, "conflicts with "+e.checkpointsBy+", which also sets the checkpoint interval and storage: use one of them")
+		return false
+	}
+	e.checkpointsBy = option
+	return true
 }

@@ -47,6 +47,18 @@ func TestInvalidSettings(t *testing.T) {
 			want: []string{"stream.WithBatchSize(0): the batch size must be at least 1"}},
 		{name: "WithBufferTimeout(-1ms)", opts: []stream.Option{stream.WithBufferTimeout(-time.Millisecond)},
 			want: []string{"stream.WithBufferTimeout(-1ms): the buffer timeout must be positive"}},
+		{name: "WithCheckpointing and WithCheckpointConfig", opts: []stream.Option{
+			stream.WithCheckpointing(time.Second, ""), stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: time.Minute})},
+			want: []string{"stream.WithCheckpointConfig(...): conflicts with stream.WithCheckpointing(1s, \"\")"}},
+		{name: "SideOutput(...).Parallelism(4)", fn: func(env *stream.Env) {
+			tag := stream.NewOutputTag[int]("odd")
+			main := stream.Process(stream.FromSlice(env, ints(3)), func(ctx *stream.Context, v int, out stream.Collector[int]) error {
+				out.Collect(v)
+				return nil
+			}).Name("split")
+			main.SinkTo("out", sluicetest.NewSink[int]())
+			stream.SideOutput(main, tag).Parallelism(4).SinkTo("odd", sluicetest.NewSink[int]())
+		}, want: []string{`operator "split": SideOutput(...).Parallelism(4): a side output has no operator of its own`}},
 		{name: "WithMaxRepeatedFailures(0)", opts: []stream.Option{stream.WithMaxRepeatedFailures(0)},
 			want: []string{"stream.WithMaxRepeatedFailures(0): use a positive number, or -1 for no limit"}},
 		{name: "WithStopTimeout(0)", opts: []stream.Option{stream.WithStopTimeout(0)},
@@ -133,5 +145,19 @@ func TestValidSettingsRun(t *testing.T) {
 	sluicetest.Run(t, env)
 	if n := out.Len(); n != 10 {
 		t.Fatalf("%d records, want 10", n)
+	}
+}
+
+// Options do not depend on their order: incremental checkpoints asked for
+// before a checkpoint configuration stay on.
+func TestOptionsOrderIndependent(t *testing.T) {
+	cfg := runtime.CheckpointConfig{Interval: time.Second}
+	for _, opts := range [][]stream.Option{
+		{stream.WithIncrementalCheckpoints(), stream.WithCheckpointConfig(cfg)},
+		{stream.WithCheckpointConfig(cfg), stream.WithIncrementalCheckpoints()},
+	} {
+		if c := stream.New("order", opts...).Config().Checkpoint; !c.Incremental || c.Interval != time.Second {
+			t.Errorf("checkpoint config %+v, want incremental every 1s", c)
+		}
 	}
 }

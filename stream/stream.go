@@ -19,16 +19,26 @@ type Stream[T any] struct {
 func (s Stream[T]) Env() *Env { return s.env }
 
 // Name sets the name of the operator that produces the stream.
-func (s Stream[T]) Name(name string) Stream[T] { s.node.Name = name; return s }
+func (s Stream[T]) Name(name string) Stream[T] {
+	if s.own(fmt.Sprintf("Name(%q)", name)) {
+		s.node.Name = name
+	}
+	return s
+}
 
 // UID sets the stable id that maps the operator's state in checkpoints.
 // Set it on every stateful operator of a job that must survive changes.
-func (s Stream[T]) UID(uid string) Stream[T] { s.node.UID = uid; return s }
+func (s Stream[T]) UID(uid string) Stream[T] {
+	if s.own(fmt.Sprintf("UID(%q)", uid)) {
+		s.node.UID = uid
+	}
+	return s
+}
 
 // Parallelism sets the number of subtasks of the operator; n must be at
 // least 1 (Execute reports an invalid n).
 func (s Stream[T]) Parallelism(n int) Stream[T] {
-	if s.env.checkParallelism(s.node, fmt.Sprintf("Parallelism(%d)", n), n) {
+	if setting := fmt.Sprintf("Parallelism(%d)", n); s.own(setting) && s.env.checkParallelism(s.node, setting, n) {
 		s.node.Parallelism = n
 	}
 	return s
@@ -37,17 +47,38 @@ func (s Stream[T]) Parallelism(n int) Stream[T] {
 // MaxParallelism sets the operator's number of key groups, from 1 to
 // state.MaxMaxParallelism (Execute reports an invalid n).
 func (s Stream[T]) MaxParallelism(n int) Stream[T] {
-	if s.env.checkMaxParallelism(s.node, fmt.Sprintf("MaxParallelism(%d)", n), n) {
+	if setting := fmt.Sprintf("MaxParallelism(%d)", n); s.own(setting) && s.env.checkMaxParallelism(s.node, setting, n) {
 		s.node.MaxParallelism = n
 	}
 	return s
 }
 
 // StartNewChain keeps the operator out of its predecessor's chain.
-func (s Stream[T]) StartNewChain() Stream[T] { s.node.Chaining = graph.ChainHead; return s }
+func (s Stream[T]) StartNewChain() Stream[T] {
+	if s.own("StartNewChain()") {
+		s.node.Chaining = graph.ChainHead
+	}
+	return s
+}
 
 // DisableChaining runs the operator alone in its goroutine.
-func (s Stream[T]) DisableChaining() Stream[T] { s.node.Chaining = graph.ChainNever; return s }
+func (s Stream[T]) DisableChaining() Stream[T] {
+	if s.own("DisableChaining()") {
+		s.node.Chaining = graph.ChainNever
+	}
+	return s
+}
+
+// own reports whether the stream's settings are its operator's: a side
+// output has no operator of its own, so a setting on it (which would
+// change the operator that produces the main stream too) is refused.
+func (s Stream[T]) own(setting string) bool {
+	if s.port != "" {
+		s.env.refuse(s.node, "SideOutput(...)."+setting, "a side output has no operator of its own: set this on the stream of the operator that produces it")
+		return false
+	}
+	return true
+}
 
 // Rebalance spreads the stream round-robin over the next operator's
 // subtasks.
