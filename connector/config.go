@@ -201,37 +201,31 @@ var (
 // from init; a duplicate name or a nil
 // Config panics.
 func RegisterSource(t SourceType) {
-	typesMu.Lock()
-	defer typesMu.Unlock()
-	if t.Config == nil || t.Name == "" {
-		panic("connector: RegisterSource without a name or Config")
-	}
-	if _, dup := sourceTypes[t.Name]; dup {
-		panic("connector: source type " + t.Name + " registered twice")
-	}
-	sourceTypes[t.Name] = t
-	if len(t.Docs.Cases) > 0 {
-		t.Docs.Name, t.Docs.Role = t.Name, "source"
-		Register(t.Docs)
-	}
+	registerType(sourceTypes, "source", t.Name, t.Config != nil, t.Docs, t)
 }
 
 // RegisterSink makes a sink type available to YAML pipelines, and adds
 // its Docs to the table of connectors. Connector packages call it from
 // init; a duplicate name or a nil Config panics.
 func RegisterSink(t SinkType) {
+	registerType(sinkTypes, "sink", t.Name, t.Config != nil, t.Docs, t)
+}
+
+// registerType adds t to types under name, and its docs to the table of
+// connectors.
+func registerType[T any](types map[string]T, role, name string, hasConfig bool, docs Info, t T) {
 	typesMu.Lock()
 	defer typesMu.Unlock()
-	if t.Config == nil || t.Name == "" {
-		panic("connector: RegisterSink without a name or Config")
+	if !hasConfig || name == "" {
+		panic("connector: " + role + " type registered without a name or Config")
 	}
-	if _, dup := sinkTypes[t.Name]; dup {
-		panic("connector: sink type " + t.Name + " registered twice")
+	if _, dup := types[name]; dup {
+		panic("connector: " + role + " type " + name + " registered twice")
 	}
-	sinkTypes[t.Name] = t
-	if len(t.Docs.Cases) > 0 {
-		t.Docs.Name, t.Docs.Role = t.Name, "sink"
-		Register(t.Docs)
+	types[name] = t
+	if len(docs.Cases) > 0 {
+		docs.Name, docs.Role = name, role
+		Register(docs)
 	}
 }
 
