@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/checkpoint/coordinator"
-	"github.com/sluicehq/sluice/runtime/restart"
+	"github.com/sluicehq/sluice/connector"
 )
 
 // run drives the attempt: it starts the tasks, and then handles their
@@ -97,7 +97,7 @@ func (a *attempt) start() error {
 		}
 		c, err := coordinator.New(cc, ids, a.clock.Now())
 		if err != nil {
-			return restart.Unrecoverable(fmt.Errorf("%w: %w", ErrConfig, err))
+			return connector.Permanent(fmt.Errorf("%w: %w", ErrConfig, err))
 		}
 		a.coord = c
 	}

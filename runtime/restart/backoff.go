@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/sluicehq/sluice/connector"
 )
 
 // Defaults of [BackoffConfig], used for its zero options.
@@ -139,7 +141,7 @@ type exponentialBackoff struct {
 }
 
 func (s *exponentialBackoff) Next(now time.Time, err error) (time.Duration, bool) {
-	if IsUnrecoverable(err) {
+	if connector.IsPermanent(err) {
 		return 0, false
 	}
 	if s.attempts > 0 && s.cfg.ResetAfter > 0 && !now.Before(s.restarted.Add(s.cfg.ResetAfter)) {

@@ -20,7 +20,7 @@
 //
 // Some failures must never be retried, whatever the strategy: a
 // configuration error, or a committer reporting that data may have been
-// lost (an expired or fenced transaction). Such errors are marked with
-// [Unrecoverable] and recognised with [IsUnrecoverable]; every strategy here
-// gives up on them.
+// lost (an expired or fenced transaction). Such errors are permanent in the
+// project's one failure classification ([connector.Permanent],
+// [connector.IsPermanent]); every strategy here gives up on them.
 package restart

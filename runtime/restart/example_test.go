@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/runtime/restart"
 )
 
@@ -31,12 +32,13 @@ func Example() {
 	// give up: connection reset
 }
 
-func ExampleUnrecoverable() {
+// A permanent failure (connector.Permanent, or one of connector's
+// permanent sentinel errors) is never restarted.
+func Example_permanent() {
 	s := restart.ExponentialBackoff(restart.BackoffConfig{})
-	lost := restart.Unrecoverable(errors.New("transaction expired before commit: data may be lost"))
-	err := fmt.Errorf("commit checkpoint 12: %w", lost)
+	err := fmt.Errorf("commit checkpoint 12: %w", connector.Permanent(errors.New("transaction expired before commit")))
 	_, ok := s.Next(time.Now(), err)
-	fmt.Println(restart.IsUnrecoverable(err), ok)
+	fmt.Println(connector.IsPermanent(err), ok)
 	// Output:
 	// true false
 }

@@ -3,6 +3,8 @@ package restart
 import (
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/connector"
 )
 
 // FixedDelay returns a Strategy that restarts after delay, at most attempts
@@ -26,7 +28,7 @@ type fixedDelay struct {
 }
 
 func (s *fixedDelay) Next(_ time.Time, err error) (time.Duration, bool) {
-	if IsUnrecoverable(err) || (s.attempts >= 0 && s.made >= s.attempts) {
+	if connector.IsPermanent(err) || (s.attempts >= 0 && s.made >= s.attempts) {
 		return 0, false
 	}
 	s.made++

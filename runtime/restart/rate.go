@@ -3,6 +3,8 @@ package restart
 import (
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/connector"
 )
 
 // FailureRate returns a Strategy that restarts after delay unless more than
@@ -35,7 +37,7 @@ type failureRate struct {
 }
 
 func (s *failureRate) Next(now time.Time, err error) (time.Duration, bool) {
-	if IsUnrecoverable(err) {
+	if connector.IsPermanent(err) {
 		return 0, false
 	}
 	start := now.Add(-s.interval)

@@ -11,7 +11,7 @@ import (
 // failures, with the time of the failure (from a monotonic clock) and its
 // cause (nil if unknown). Next returns how long to wait before restarting,
 // or ok=false to give up: the job then fails for good and the Strategy is
-// not used again. Next returns ok=false whenever [IsUnrecoverable](err) is
+// not used again. Next returns ok=false whenever [connector.IsPermanent](err) is
 // true. A Strategy keeps state across calls (attempts made, recent
 // failures); it is used by one goroutine and need not be safe for concurrent
 // use.

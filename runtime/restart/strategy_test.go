@@ -6,13 +6,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/connector"
 )
 
 var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 
 var (
 	errTransient = errors.New("connection reset")
-	errFatal     = fmt.Errorf("commit checkpoint 7: %w", Unrecoverable(errors.New("transaction expired: data may be lost")))
+	errFatal     = fmt.Errorf("commit checkpoint 7: %w", connector.Permanent(errors.New("transaction expired: data may be lost")))
 )
 
 // failure is one call of Next and what it must return.
