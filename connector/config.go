@@ -95,6 +95,17 @@ type SinkConfig interface {
 	NewSink(ctx BuildContext) (Sink[Record], error)
 }
 
+// Deduplicated is an optional capability of source configurations whose
+// records are made exactly-once by their ids (messages a queue may
+// deliver again: RabbitMQ, Pub/Sub). The source adds each record's id to
+// the record under field; YAML pipelines route the records by that field
+// to a keyed deduplication stage, which drops an id seen within horizon
+// (at any parallelism), and remove the field after it. ok false: this
+// configuration does not deduplicate.
+type Deduplicated interface {
+	DedupeBy() (field string, horizon time.Duration, ok bool)
+}
+
 // Checker is implemented by configurations that check what their tags
 // cannot say. Check reports every mistake to c.
 type Checker interface {
