@@ -1,0 +1,72 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sluicehq/sluice/connector"
+)
+
+// classify turns an error of Redis into the sink's error: permanent when
+// the server refuses the command for a reason a retry cannot fix
+// (WRONGTYPE, NOAUTH/WRONGPASS, NOPERM, OOM, other ERR replies),
+// transient otherwise (network, timeouts, READONLY during a failover,
+// LOADING, BUSY, CLUSTERDOWN, TRYAGAIN). cmd is the command (its first
+// two words are named: command and key, never values); where names the
+// server.
+func classify(err error, cmd []string, where string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	what := describe(cmd)
+	msg := err.Error()
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return fmt.Errorf("redis sink: %s at %s: %w", what, where, err)
+	}
+	prefix, _, _ := strings.Cut(msg, " ")
+	switch prefix {
+	case "WRONGTYPE":
+		return fmt.Errorf("redis sink: %s at %s: %w: the key holds a value of another type (%s); "+
+			"delete the key, or choose a key expression that names keys of the type the command needs", what, where, connector.ErrRejected, msg)
+	case "NOAUTH", "WRONGPASS":
+		return fmt.Errorf("redis sink: %s: %w: authentication refused (%s); "+
+			"check the user and password (in the url, or password: / REDIS_PASSWORD)", where, connector.ErrRejected, prefix)
+	case "NOPERM":
+		return fmt.Errorf("redis sink: %s at %s: %w: the user may not run it (%s); "+
+			"grant the command and keys to the user (ACL SETUSER <user> +<command> ~<pattern>), or use another user", what, where, connector.ErrRejected, msg)
+	case "OOM":
+		return fmt.Errorf("redis sink: %s at %s: %w: the server is out of memory (%s); "+
+			"raise maxmemory, set an eviction policy, or give the keys a ttl", what, where, connector.ErrRejected, msg)
+	case "READONLY", "LOADING", "MASTERDOWN", "BUSY", "CLUSTERDOWN", "TRYAGAIN", "MOVED", "ASK", "NOREPLICAS":
+		return fmt.Errorf("redis sink: %s at %s: %w", what, where, err)
+	case "NOSCRIPT":
+		return fmt.Errorf("redis sink: %s at %s: %w", what, where, err)
+	}
+	return fmt.Errorf("redis sink: %s at %s: %w: %s; check the command's configuration (key, field, value, score, member)", what, where, connector.ErrRejected, msg)
+}
+
+// describe names a command by its name and key.
+func describe(cmd []string) string {
+	switch len(cmd) {
+	case 0:
+		return "connection"
+	case 1:
+		return cmd[0]
+	}
+	return fmt.Sprintf("%s %q", cmd[0], truncate(cmd[1], 200))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
