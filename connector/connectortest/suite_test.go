@@ -50,8 +50,10 @@ var (
 	// broken claims exactly-once but appends every write at once: a
 	// replay after a failure duplicates.
 	broken = connectortest.Sink[string]{
-		Name:    "broken",
-		Prepare: func(t testing.TB, id string) connectortest.Params { return connectortest.Params{"file": filepath.Join(t.TempDir(), "out")} },
+		Name: "broken",
+		Prepare: func(t testing.TB, id string) connectortest.Params {
+			return connectortest.Params{"file": filepath.Join(t.TempDir(), "out")}
+		},
 		New: func(p connectortest.Params) (connector.Sink[string], error) {
 			return &appendSink{path: p["file"]}, nil
 		},
