@@ -1,0 +1,7 @@
+//go:build !linux
+
+package kinesis
+
+import "os/exec"
+
+func emuSysProcAttr(*exec.Cmd) {}
