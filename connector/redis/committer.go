@@ -154,8 +154,8 @@ func (c *committer) applyChunk(ctx context.Context, cl redis.UniversalClient, ch
 				if i >= 0 && int(i) < len(cmds) {
 					cmd = cmds[i]
 				}
-				err := classify(replyError(msg), cmd, c.spec.where)
-				return fmt.Errorf("checkpoint %d, chunk %d, command %d: %w", checkpointID, chunk, i, err)
+				where := fmt.Sprintf("%s (fence %s, checkpoint %d, chunk %d, command %d)", c.spec.where, cm.fence, checkpointID, chunk, i)
+				return classify(replyError(msg), cmd, where)
 			}
 		}
 		return nil

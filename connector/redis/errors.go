@@ -32,6 +32,10 @@ func classify(err error, cmd []string, where string) error {
 		return fmt.Errorf("redis sink: %s at %s: %w", what, where, err)
 	}
 	prefix, _, _ := strings.Cut(msg, " ")
+	if prefix == "ERR" && strings.Contains(msg, "can't run this command") {
+		// NOPERM as a script sees it (Redis 7.0).
+		prefix = "NOPERM"
+	}
 	switch prefix {
 	case "WRONGTYPE":
 		return fmt.Errorf("redis sink: %s at %s: %w: the key holds a value of another type (%s); "+
@@ -40,7 +44,7 @@ func classify(err error, cmd []string, where string) error {
 		return fmt.Errorf("redis sink: %s: %w: authentication refused (%s); "+
 			"check the user and password (in the url, or password: / REDIS_PASSWORD)", where, connector.ErrRejected, prefix)
 	case "NOPERM":
-		return fmt.Errorf("redis sink: %s at %s: %w: the user may not run it (%s); "+
+		return fmt.Errorf("redis sink: %s at %s: %w: the user may not run it (NOPERM; %s); "+
 			"grant the command and keys to the user (ACL SETUSER <user> +<command> ~<pattern>), or use another user", what, where, connector.ErrRejected, msg)
 	case "OOM":
 		return fmt.Errorf("redis sink: %s at %s: %w: the server is out of memory (%s); "+

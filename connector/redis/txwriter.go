@@ -163,16 +163,23 @@ func (w *txWriter[T]) Close() error { return nil }
 // a backoff from 50ms to 2s.
 func retry(ctx context.Context, fn func() error) error {
 	backoff := 50 * time.Millisecond
+	var last error
 	for {
 		err := fn()
 		if err == nil || connector.IsPermanent(err) {
 			return err
 		}
+		if last == nil || ctx.Err() == nil {
+			last = err // not the error of an attempt cut short by ctx
+		}
+		if ctx.Err() != nil {
+			return last
+		}
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return last
 		case <-t.C:
 		}
 		backoff = min(2*backoff, 2*time.Second)
