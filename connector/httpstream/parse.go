@@ -128,7 +128,7 @@ func (p *sseParser) dispatch() frame {
 		switch {
 		case p.tooLong:
 			p.sentID = p.lastID
-			return frame{ok: true, bad: fmt.Sprintf("event line longer than %d bytes (MaxMessageBytes)", p.max), Event: Event{ID: p.lastID, Type: p.typ()}}
+			return frame{ok: true, bad: fmt.Sprintf("event longer than %d bytes (MaxMessageBytes)", p.max), Event: Event{ID: p.lastID, Type: p.typ()}}
 		case p.lastID != p.sentID:
 			p.sentID = p.lastID
 			return frame{ok: true, idOnly: true, Event: Event{ID: p.lastID}}
@@ -138,7 +138,7 @@ func (p *sseParser) dispatch() frame {
 	p.sentID = p.lastID
 	f := frame{ok: true, Event: Event{Data: p.data[:len(p.data)-1], Type: p.typ(), ID: p.lastID}}
 	if p.tooLong {
-		f.bad = fmt.Sprintf("event data longer than %d bytes (MaxMessageBytes)", p.max)
+		f.bad = fmt.Sprintf("event longer than %d bytes (MaxMessageBytes)", p.max)
 	}
 	return f
 }
