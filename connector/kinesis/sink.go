@@ -115,7 +115,9 @@ func NewSink[T any](ser Serializer[T], opts ...SinkOption) (*Sink[T], error) {
 }
 
 // Declare: at-least-once with checkpoints.
-func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration { return declareSink(checkpointing) }
+func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {
+	return declareSink(checkpointing)
+}
 
 func declareSink(checkpointing bool) connector.Declaration {
 	if !checkpointing {
