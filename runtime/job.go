@@ -187,7 +187,9 @@ func (j *Job) request(ctx context.Context, kind CheckpointKind) (string, error) 
 		if j.err != nil {
 			return "", fmt.Errorf("job ended before the checkpoint completed: %w", j.err)
 		}
-		return "", errors.New("job ended before the checkpoint completed")
+		// It finished by itself (bounded input) while the request was
+		// under way: for a stop, that is the end asked for.
+		return "", errJobEnded
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
