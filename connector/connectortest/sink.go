@@ -199,7 +199,7 @@ func (s Sink[T]) checkRescale(t *testing.T, g connector.Guarantee) {
 }
 
 func (s Sink[T]) checkKill(t *testing.T, g connector.Guarantee) {
-	cfg := crashtest.Resolve(t, crashtest.Config{Job: "connectortest-sink-" + s.Name, Kills: 5,
+	cfg := crashtest.Resolve(t, crashtest.Config{Job: "connectortest-sink-" + s.Name, Kills: 4,
 		MinUptime: 500 * time.Millisecond, MaxUptime: 2 * time.Second})
 	n := int(cfg.JobDuration().Seconds() * tortureRate)
 	p := s.Prepare(t, caseID(s.Name, "sigkill"))
