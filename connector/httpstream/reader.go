@@ -269,7 +269,11 @@ func (r *reader[T]) run(lastID string) {
 	for r.ctx.Err() == nil {
 		conns++
 		if !first {
-			r.log.Info("reconnecting", "connection", conns, "last_event_id", lastID != "")
+			if o.framing == SSE {
+				r.log.Info("reconnecting", "connection", conns, "last_event_id", lastID)
+			} else {
+				r.log.Info("reconnecting", "connection", conns)
+			}
 		}
 		first = false
 		a, id, rt := r.connect(token, lastID, conns)

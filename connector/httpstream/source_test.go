@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,10 +39,20 @@ type job[T any] struct {
 
 func start[T any](t *testing.T, src connector.Source[T], opts ...stream.Option) *job[T] {
 	t.Helper()
-	j := &job[T]{out: sluicetest.NewSink[T](), log: &sluicetest.Buffer{}, done: make(chan error, 1)}
-	log := slog.New(slog.NewTextHandler(j.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	env := stream.New("httpstream-test", append([]stream.Option{stream.WithLogger(log), stream.WithRestart(restart.None())}, opts...)...)
-	stream.FromSource(env, "src", src, eventtime.NoWatermarks[T]()).SinkTo("out", j.out)
+	log := &sluicetest.Buffer{}
+	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	env := stream.New("httpstream-test", append([]stream.Option{stream.WithLogger(logger), stream.WithRestart(restart.None())}, opts...)...)
+	out := sluicetest.NewSink[T]()
+	stream.FromSource(env, "src", src, eventtime.NoWatermarks[T]()).SinkTo("out", out)
+	j := startEnv[T](t, env)
+	j.out, j.log = out, log
+	return j
+}
+
+// startEnv starts the job of env.
+func startEnv[T any](t *testing.T, env *stream.Env) *job[T] {
+	t.Helper()
+	j := &job[T]{log: &sluicetest.Buffer{}, done: make(chan error, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	j.cancel = cancel
 	jb, err := env.Start(ctx)
@@ -59,6 +70,20 @@ func start[T any](t *testing.T, src connector.Source[T], opts ...stream.Option) 
 		j.done <- nil
 	})
 	return j
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lookup(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := vars[k]
+		return v, ok
+	}
 }
 
 // wait waits for the job to end by itself and returns its error.
