@@ -20,9 +20,10 @@
 //
 // The driver's own queries are answered from the cluster's nodes:
 // system.local (the node: host id, data center, rack "rack1", release
-// 3.11.16, rpc_address 127.0.0.1, one token, and native_port, which lets
-// several nodes share one address on different ports), system.peers (the
-// other nodes) and system_schema.keyspaces. Other system tables are
+// 3.11.16, its address (node i listens on 127.0.0.<i+1>, since the
+// driver's host selection tells nodes apart by address), one token, and
+// native_port, which tells the driver the node's port), system.peers (the
+// other nodes), system_schema.keyspaces and system_schema.columns. Other system tables are
 // unknown. So the driver's features that read the schema (token-aware
 // routing, KeyspaceMetadata) do not work against it, and since it reports
 // release 3.11 the driver never asks for system.peers_v2. Schema
@@ -31,8 +32,8 @@
 // # What it stores
 //
 // Keyspaces and tables created by CREATE KEYSPACE and CREATE TABLE
-// (partition key, clustering columns, static columns are refused except
-// as declared, counter tables), with the types ascii, text/varchar,
+// (partition key, clustering columns, static columns, counter tables),
+// with the types ascii, text/varchar,
 // bigint, int, smallint, tinyint, varint, boolean, double, float, blob,
 // uuid, timeuuid, timestamp, inet, counter, list, set and map. Statements:
 // USE, DROP TABLE/KEYSPACE, TRUNCATE, INSERT (IF NOT EXISTS, USING TTL),

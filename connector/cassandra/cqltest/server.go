@@ -261,22 +261,22 @@ func toCQLError(err error) *cqlError {
 
 func (c *conn) prepare(f frame, query string) {
 	cl := c.srv.cluster
-	if isSystemQuery(query) {
-		c.fail(f, invalid("the stand-in does not prepare queries of system tables"))
-		return
-	}
 	st, err := parse(query)
 	if err != nil {
 		c.fail(f, toCQLError(err))
 		return
 	}
 	ks := c.currentKeyspace()
-	specs, pk, err := cl.store.markerTypes(st, ks)
-	if err != nil {
-		c.fail(f, toCQLError(err))
-		return
+	var specs, rcols []colSpec
+	var pk []uint16
+	if isSystem(st) {
+		specs, rcols, err = c.srv.systemSpecs(st)
+	} else {
+		specs, pk, err = cl.store.markerTypes(st, ks)
+		if err == nil {
+			rcols, err = cl.store.resultColumns(st, ks)
+		}
 	}
-	rcols, err := cl.store.resultColumns(st, ks)
 	if err != nil {
 		c.fail(f, toCQLError(err))
 		return
@@ -376,15 +376,6 @@ func bindValues(st *statement, p queryParams) ([][]byte, *cqlError) {
 
 func (c *conn) execute(f frame, query string, p *preparedStmt, params queryParams) {
 	cl := c.srv.cluster
-	if p == nil && isSystemQuery(query) {
-		res, err := c.srv.systemQuery(query)
-		if err != nil {
-			c.fail(f, toCQLError(err))
-			return
-		}
-		c.reply(protoVersion, f.stream, opResult, encodeResult(res, false))
-		return
-	}
 	var st *statement
 	ks := c.currentKeyspace()
 	if p != nil {
@@ -402,6 +393,15 @@ func (c *conn) execute(f frame, query string, p *preparedStmt, params queryParam
 	values, cerr := bindValues(st, params)
 	if cerr != nil {
 		c.fail(f, cerr)
+		return
+	}
+	if isSystem(st) {
+		res, err := c.srv.systemQuery(st, values)
+		if err != nil {
+			c.fail(f, toCQLError(err))
+			return
+		}
+		c.reply(protoVersion, f.stream, opResult, encodeResult(res, params.flags&qfSkipMetadata != 0 && p != nil))
 		return
 	}
 	b := &bound{st: st, values: values, ks: ks}
@@ -604,7 +604,8 @@ func TLS(cfg *tls.Config) Option { return func(c *clusterConfig) { c.tls = cfg }
 // cluster over the same data).
 func WithStore(s *Store) Option { return func(c *clusterConfig) { c.store = s } }
 
-// NewCluster starts a stand-in cluster on loopback ports.
+// NewCluster starts a stand-in cluster: node i listens on a free port of
+// 127.0.0.<i+1> (at most 254 nodes).
 func NewCluster(opts ...Option) (*Cluster, error) {
 	cfg := clusterConfig{nodes: 1}
 	for _, o := range opts {
@@ -618,12 +619,15 @@ func NewCluster(opts ...Option) (*Cluster, error) {
 	schema := md5.Sum([]byte("schema"))
 	cl.schema = schema[:]
 	for i := 0; i < max(cfg.nodes, 1); i++ {
+		// Each node has an address of its own in the loopback range: the
+		// driver's host selection policies tell nodes apart by address.
+		addr := fmt.Sprintf("127.0.0.%d:0", i+1)
 		var ln net.Listener
 		var err error
 		if cfg.tls != nil {
-			ln, err = tls.Listen("tcp", "127.0.0.1:0", cfg.tls)
+			ln, err = tls.Listen("tcp", addr, cfg.tls)
 		} else {
-			ln, err = net.Listen("tcp", "127.0.0.1:0")
+			ln, err = net.Listen("tcp", addr)
 		}
 		if err != nil {
 			cl.Close()

@@ -16,10 +16,8 @@ import (
 
 const releaseVersion = "3.11.16"
 
-func isSystemQuery(q string) bool {
-	l := strings.ToLower(q)
-	return strings.Contains(l, " system.") || strings.Contains(l, " system_schema.") ||
-		strings.Contains(l, " system_auth.") || strings.Contains(l, " system_traces.")
+func isSystem(st *statement) bool {
+	return strings.HasPrefix(st.keyspace, "system")
 }
 
 func (s *Server) token() string {
@@ -46,45 +44,33 @@ func ipBytes(addr net.Addr) []byte {
 
 func int32Bytes(n int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
 
-func (s *Server) systemQuery(q string) (*result, error) {
-	st, err := parse(q)
-	if err != nil {
-		return nil, err
-	}
-	if st.kind != stSelect {
-		return nil, &cqlError{code: CodeUnauthorized, msg: "system keyspaces are not modifiable"}
-	}
+// systemTable returns the columns and rows of a system table.
+func (s *Server) systemTable(ks, name string) ([]colSpec, [][][]byte, error) {
 	cl := s.cluster
-	spec := func(table, name string, t Type) colSpec { return colSpec{ks: st.keyspace, table: table, name: name, typ: t} }
-	switch st.keyspace + "." + st.table {
+	spec := func(name string, t Type) colSpec { return colSpec{ks: ks, table: name, name: name, typ: t} }
+	var cols []colSpec
+	var rows [][][]byte
+	switch ks + "." + name {
 	case "system.local":
-		cols := []colSpec{
-			spec("local", "key", textType), spec("bootstrapped", "bootstrapped", textType),
-			spec("local", "broadcast_address", inetType), spec("local", "cluster_name", textType),
-			spec("local", "cql_version", textType), spec("local", "data_center", textType),
-			spec("local", "host_id", uuidType), spec("local", "listen_address", inetType),
-			spec("local", "native_protocol_version", textType), spec("local", "partitioner", textType),
-			spec("local", "rack", textType), spec("local", "release_version", textType),
-			spec("local", "rpc_address", inetType), spec("local", "schema_version", uuidType),
-			spec("local", "tokens", textSetType), spec("local", "native_port", intType),
-		}
-		for i := range cols {
-			cols[i].table = "local"
+		cols = []colSpec{
+			spec("key", textType), spec("bootstrapped", textType), spec("broadcast_address", inetType),
+			spec("cluster_name", textType), spec("cql_version", textType), spec("data_center", textType),
+			spec("host_id", uuidType), spec("listen_address", inetType), spec("native_protocol_version", textType),
+			spec("partitioner", textType), spec("rack", textType), spec("release_version", textType),
+			spec("rpc_address", inetType), spec("schema_version", uuidType), spec("tokens", textSetType),
+			spec("native_port", intType),
 		}
 		ip := ipBytes(s.ln.Addr())
-		row := [][]byte{[]byte("local"), []byte("COMPLETED"), ip, []byte("stand-in"), []byte("3.4.4"),
+		rows = [][][]byte{{[]byte("local"), []byte("COMPLETED"), ip, []byte("stand-in"), []byte("3.4.4"),
 			[]byte(s.dc), s.hostID, ip, []byte("4"), []byte("org.apache.cassandra.dht.Murmur3Partitioner"),
-			[]byte("rack1"), []byte(releaseVersion), ip, cl.schema, encodeSet(s.token()), int32Bytes(s.Port())}
-		return project(st, cols, [][][]byte{row})
+			[]byte("rack1"), []byte(releaseVersion), ip, cl.schema, encodeSet(s.token()), int32Bytes(s.Port())}}
 	case "system.peers":
-		cols := []colSpec{
-			spec("peers", "peer", inetType), spec("peers", "data_center", textType),
-			spec("peers", "host_id", uuidType), spec("peers", "preferred_ip", inetType),
-			spec("peers", "rack", textType), spec("peers", "release_version", textType),
-			spec("peers", "rpc_address", inetType), spec("peers", "schema_version", uuidType),
-			spec("peers", "tokens", textSetType), spec("peers", "native_port", intType),
+		cols = []colSpec{
+			spec("peer", inetType), spec("data_center", textType), spec("host_id", uuidType),
+			spec("preferred_ip", inetType), spec("rack", textType), spec("release_version", textType),
+			spec("rpc_address", inetType), spec("schema_version", uuidType), spec("tokens", textSetType),
+			spec("native_port", intType),
 		}
-		var rows [][][]byte
 		for _, n := range cl.nodes {
 			if n == s {
 				continue
@@ -93,44 +79,109 @@ func (s *Server) systemQuery(q string) (*result, error) {
 			rows = append(rows, [][]byte{ip, []byte(n.dc), n.hostID, ip, []byte("rack1"), []byte(releaseVersion),
 				ip, cl.schema, encodeSet(n.token()), int32Bytes(n.Port())})
 		}
-		return project(st, cols, rows)
 	case "system_schema.keyspaces":
 		mapType := Type{ID: TypeMap, Elem: []Type{textType, textType}}
-		cols := []colSpec{spec("keyspaces", "keyspace_name", textType), spec("keyspaces", "durable_writes", boolType),
-			spec("keyspaces", "replication", mapType)}
-		var rows [][][]byte
+		cols = []colSpec{spec("keyspace_name", textType), spec("durable_writes", boolType), spec("replication", mapType)}
 		for ks := range cl.store.describe() {
 			repl := encodeCollection([][]byte{[]byte("class"), []byte("org.apache.cassandra.locator.SimpleStrategy"),
 				[]byte("replication_factor"), []byte("1")})
 			repl = append(int32Bytes(2), repl[4:]...)
 			rows = append(rows, [][]byte{[]byte(ks), {1}, repl})
 		}
-		return project(st, cols, rows)
+	case "system_schema.columns":
+		cols = []colSpec{spec("keyspace_name", textType), spec("table_name", textType), spec("column_name", textType),
+			spec("clustering_order", textType), spec("kind", textType), spec("position", intType), spec("type", textType)}
+		for ks, tables := range cl.store.describe() {
+			for _, t := range tables {
+				for i, c := range t.cols {
+					kind, pos, order := "regular", -1, "none"
+					switch c.kind {
+					case 'p':
+						kind, pos = "partition_key", i
+					case 'c':
+						kind, pos, order = "clustering", i-t.npk, "asc"
+					case 's':
+						kind = "static"
+					}
+					rows = append(rows, [][]byte{[]byte(ks), []byte(t.name), []byte(c.name), []byte(order),
+						[]byte(kind), int32Bytes(pos), []byte(c.typ.String())})
+				}
+			}
+		}
+	default:
+		return nil, nil, invalid("unconfigured table %s (the stand-in serves system.local, system.peers, system_schema.keyspaces and system_schema.columns)", name)
 	}
-	return nil, invalid("unconfigured table %s (the stand-in serves system.local, system.peers and system_schema.keyspaces)", st.table)
+	for i := range cols {
+		cols[i].table = name
+	}
+	return cols, rows, nil
+}
+
+// systemQuery runs a SELECT of a system table with the values of its
+// bind markers.
+func (s *Server) systemQuery(st *statement, values [][]byte) (*result, error) {
+	if st.kind != stSelect {
+		return nil, &cqlError{code: CodeUnauthorized, msg: "system keyspaces are not modifiable"}
+	}
+	cols, rows, err := s.systemTable(st.keyspace, st.table)
+	if err != nil {
+		return nil, err
+	}
+	return project(st, cols, rows, values)
+}
+
+// systemSpecs returns the bind marker and result metadata of a system
+// query.
+func (s *Server) systemSpecs(st *statement) (vars, res []colSpec, err error) {
+	if st.kind != stSelect {
+		return nil, nil, &cqlError{code: CodeUnauthorized, msg: "system keyspaces are not modifiable"}
+	}
+	cols, _, err := s.systemTable(st.keyspace, st.table)
+	if err != nil {
+		return nil, nil, err
+	}
+	idx := map[string]int{}
+	for i, c := range cols {
+		idx[c.name] = i
+	}
+	for _, m := range st.markers {
+		i, ok := idx[m.column]
+		if !ok {
+			return nil, nil, invalid("Undefined column name %s", m.column)
+		}
+		vars = append(vars, cols[i])
+	}
+	r, err := project(st, cols, nil, make([][]byte, len(st.markers)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return vars, r.cols, nil
 }
 
 // project applies the selection and equality conditions of a SELECT on a
 // system table.
-func project(st *statement, cols []colSpec, rows [][][]byte) (*result, error) {
+func project(st *statement, cols []colSpec, rows [][][]byte, values [][]byte) (*result, error) {
 	idx := map[string]int{}
 	for i, c := range cols {
 		idx[c.name] = i
 	}
 	var keep [][][]byte
+	for _, c := range st.where {
+		if _, ok := idx[c.col]; !ok {
+			return nil, invalid("Undefined column name %s", c.col)
+		}
+	}
 rows:
 	for _, r := range rows {
 		for _, c := range st.where {
-			i, ok := idx[c.col]
-			if !ok {
-				return nil, invalid("Undefined column name %s", c.col)
+			i := idx[c.col]
+			if c.op != "=" {
+				return nil, invalid("the stand-in filters system tables by equality only")
 			}
-			if c.val.marker >= 0 {
-				return nil, invalid("bind markers on system tables are not supported by the stand-in")
-			}
-			v, err := encodeLiteral(c.val.lit, cols[i].typ)
+			b := &bound{st: st, values: values}
+			v, err := b.termValue(c.val, cols[i].typ)
 			if err != nil {
-				return nil, invalid("%v", err)
+				return nil, err
 			}
 			if string(v) != string(r[i]) {
 				continue rows
