@@ -51,7 +51,7 @@ type options struct {
 	// The X filtered stream.
 	x *xOptions
 
-	now  func() time.Time                   // the clock (tests)
+	now  func() time.Time                       // the clock (tests)
 	wait func(d time.Duration) <-chan time.Time // sleeping (tests)
 
 	errs []error

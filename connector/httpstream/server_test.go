@@ -27,6 +27,7 @@ type streamServer struct {
 	status    []int         // the statuses of the first requests (then 200)
 	header    http.Header   // extra response headers of the failed requests
 	body      string        // the body of the failed requests
+	pace      time.Duration // a pause before every message
 
 	mu       sync.Mutex
 	next     int      // NDJSON: the next message
@@ -100,6 +101,9 @@ func (s *streamServer) serve(w http.ResponseWriter, r *http.Request) {
 		if i >= len(s.msgs) {
 			break
 		}
+		if s.pace > 0 {
+			time.Sleep(s.pace)
+		}
 		var err error
 		if s.framing == SSE {
 			_, err = fmt.Fprintf(w, "id: %d%sdata: %s%s%s", i, s.eol, s.msgs[i], s.eol, s.eol)
@@ -155,3 +159,13 @@ func httptestServer(t testing.TB, h http.HandlerFunc) *httptest.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+func numbered2(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
