@@ -17,7 +17,7 @@ func init() {
 		Config: func() connector.SourceConfig { return &SourceConfig{} },
 		Docs: connector.Info{System: "RabbitMQ queues (AMQP 0-9-1)",
 			Cases: []connector.Case{
-				{Guarantee: connector.ExactlyOnce, When: "with checkpoints and dedupe_by (correlation_id or message_id on every message): acked when checkpoints complete, redelivered ids dropped (reader state, parallelism 1)"},
+				{Guarantee: connector.ExactlyOnce, When: "with checkpoints and dedupe_by (correlation_id or message_id on every message): acked when checkpoints complete, redelivered ids dropped by a keyed deduplication stage within dedupe_horizon, at any parallelism"},
 				{Guarantee: connector.AtLeastOnce, When: "with checkpoints, no dedupe_by: acked when the checkpoint holding the messages' effects completes; redelivered after a failure"},
 				{Guarantee: connector.AtMostOnce, When: "without checkpoints: auto-ack"},
 			}, Test: "RabbitMQ 3.10 server on 127.0.0.1:5672, SIGKILL torture tests"}})
@@ -153,11 +153,13 @@ func (s *SourceConfig) Check(c connector.ConfigCheck) {
 	s.TLS.check(c)
 }
 
+var _ connector.Deduplicated = (*SourceConfig)(nil)
+
 // DedupeBy names the field holding each record's id and the horizon of
 // the keyed deduplication stage (the connector.Deduplicated capability of
 // YAML source configurations); ok is false without dedupe_by.
 func (s *SourceConfig) DedupeBy() (field string, horizon time.Duration, ok bool) {
-	if s.IDProperty == "" || !keyedStage {
+	if s.IDProperty == "" {
 		return "", 0, false
 	}
 	return IDFieldName, s.horizon(), true
@@ -193,11 +195,7 @@ func (s *SourceConfig) options(interval, timeout time.Duration) ([]SourceOption,
 		opts = append(opts, DedupeBy(MessageID))
 	}
 	if s.IDProperty != "" {
-		if keyedStage {
-			opts = append(opts, KeyedDedupe(s.horizon()))
-		} else {
-			opts = append(opts, DedupeHorizon(s.horizon()))
-		}
+		opts = append(opts, KeyedDedupe(s.horizon()))
 	}
 	return opts, nil
 }
@@ -210,7 +208,7 @@ func (s *SourceConfig) NewSource(ctx connector.BuildContext) (connector.Source[c
 	if err != nil {
 		return nil, err
 	}
-	keyed := keyedStage && s.IDProperty != "" && interval > 0
+	keyed := s.IDProperty != "" && interval > 0
 	de := func(m *Message) (connector.Record, error) {
 		r, err := ctx.DecodeRecord(m.Body)
 		if err == nil && keyed {

@@ -63,7 +63,7 @@ func (l *limiter) wait() {
 func sourceJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	par, n, queue, mode := int(e.Int("par", 1)), int(e.Int("n", 0)), e.Param("queue"), e.Param("mode")
 	env := stream.New("rabbitmq-source-"+mode, append(e.Options(tortureInterval), stream.WithParallelism(par))...)
-	opts := []SourceOption{URL(e.Param("url")), Queue(queue), Prefetch(500), ExpectCheckpoints(tortureInterval, 0),
+	opts := []SourceOption{URL(e.Param("url")), Queue(queue), Prefetch(100), ExpectCheckpoints(tortureInterval, 0),
 		Reconnect(50*time.Millisecond, time.Second, 5)}
 	switch mode {
 	case "ids":
