@@ -93,3 +93,5 @@ type kv struct {
 }
 
 func bindKV(v kv) ([]any, error) { return []any{v.K, v.V}, nil }
+
+func credentialsOpt() cqltest.Option { return cqltest.Credentials("writer", "pw-from-env") }

@@ -44,7 +44,7 @@ type config struct {
 	consistency    gocql.Consistency
 	localDC        string
 	username       string
-	password       connector.Secret
+	password       func() connector.Secret // a function, so that printing the configuration never shows it
 	tls            *tls.Config
 	maxInFlight    int
 	retries        int
@@ -103,7 +103,10 @@ func LocalDC(dc string) Option { return func(c *config) { c.localDC = dc } }
 // Credentials logs in with PasswordAuthenticator. The password never
 // appears in a message or a log.
 func Credentials(username, password string) Option {
-	return func(c *config) { c.username, c.password = username, connector.Secret(password) }
+	return func(c *config) {
+		pw := connector.Secret(password)
+		c.username, c.password = username, func() connector.Secret { return pw }
+	}
 }
 
 // TLS connects with TLS, configured by cfg (nil: plain TCP, the default).
@@ -250,7 +253,7 @@ func (c *config) clusterConfig() *gocql.ClusterConfig {
 		cc.PoolConfig.HostSelectionPolicy = gocql.DCAwareRoundRobinPolicy(c.localDC)
 	}
 	if c.username != "" {
-		cc.Authenticator = gocql.PasswordAuthenticator{Username: c.username, Password: string(c.password)}
+		cc.Authenticator = gocql.PasswordAuthenticator{Username: c.username, Password: string(c.password())}
 	}
 	if c.tls != nil {
 		cc.SslOpts = &gocql.SslOptions{Config: c.tls.Clone(), EnableHostVerification: !c.tls.InsecureSkipVerify}

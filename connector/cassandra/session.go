@@ -120,6 +120,19 @@ func (t *tableInfo) markerTypes(st *Statement) ([]gocql.TypeInfo, error) {
 		if err != nil {
 			return nil, fmt.Errorf("cassandra sink: column %s.%s.%s: %w", t.keyspace, t.table, m.Column, err)
 		}
+		if m.Part != "" {
+			ct, ok := ti.(gocql.CollectionType)
+			switch {
+			case !ok || ct.Type() == gocql.TypeSet:
+				return nil, fmt.Errorf("cassandra sink: %w: %s[...] in %q: column %s is a %s, not a map or list", connector.ErrRejected, m.Column, st.CQL, m.Column, typ)
+			case m.Part == "value":
+				ti = ct.Elem
+			case ct.Type() == gocql.TypeMap:
+				ti = ct.Key
+			default:
+				ti = gocql.NewNativeType(4, gocql.TypeInt, "")
+			}
+		}
 		out[i] = ti
 	}
 	return out, nil

@@ -22,6 +22,10 @@ type Marker struct {
 	// Delta: the marker is the right side of col = col + ?, col = col - ?
 	// or col = ? + col.
 	Delta bool
+	// Part is "key" for the marker of col[?] = ... (a map key or a list
+	// index), "value" for that of col[...] = ? (a map value or a list
+	// element), "" for a whole column.
+	Part string
 }
 
 // Field is the record field that binds the marker: its name, or the
@@ -399,6 +403,9 @@ func ParseStatement(cql string) (*Statement, error) {
 				return nil, err
 			}
 			if !p.punct(",") {
+				if i+1 < len(cols) {
+					return nil, p.errf("%d columns but %d values", len(cols), i+1)
+				}
 				break
 			}
 			if i+1 >= len(cols) {
@@ -438,12 +445,30 @@ func ParseStatement(cql string) (*Statement, error) {
 				return nil, err
 			}
 			if p.punct("[") { // col[key] = value: a map entry or list element by index
+				n := len(st.Markers)
 				if _, err := p.value(col, false); err != nil {
 					return nil, err
+				}
+				if len(st.Markers) > n {
+					st.Markers[n].Part = "key"
 				}
 				if !p.punct("]") {
 					return nil, p.errf("expected ']'")
 				}
+				if !p.punct("=") {
+					return nil, p.errf("expected = after %s[...]", col)
+				}
+				n = len(st.Markers)
+				if _, err := p.value(col, false); err != nil {
+					return nil, err
+				}
+				if len(st.Markers) > n {
+					st.Markers[n].Part = "value"
+				}
+				if !p.punct(",") {
+					break
+				}
+				continue
 			}
 			if !p.punct("=") {
 				return nil, p.errf("expected = after %s", col)

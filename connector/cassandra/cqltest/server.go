@@ -725,6 +725,9 @@ type Fault struct {
 	// Times is how many matching statements fail (0: one; negative: all
 	// until Clear).
 	Times int
+	// Skip lets this many matching statements through before the fault
+	// starts.
+	Skip int
 	// Delay is waited before the statement is run.
 	Delay time.Duration
 	// Drop closes the connection instead of answering.
@@ -785,6 +788,10 @@ func (cl *Cluster) run(query string, data bool, fn func() (*result, error)) (*re
 	if data {
 		for i, x := range cl.faults {
 			if x.Match == "" || strings.Contains(lq, x.Match) {
+				if x.Skip > 0 {
+					x.Skip--
+					continue
+				}
 				f = x
 				if x.Times > 0 {
 					x.Times--
