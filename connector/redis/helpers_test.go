@@ -119,7 +119,7 @@ func waitFor(t testing.TB, d time.Duration, cond func() bool, what string) {
 }
 
 type testCtx struct {
-	subtask, par int
+	subtask, par  int
 	checkpointing bool
 }
 
