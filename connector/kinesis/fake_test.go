@@ -77,7 +77,7 @@ func (f *fakeAPI) addShard(id string, closed bool, parents []string, data ...str
 
 func (s *fakeShard) add(data []byte) {
 	s.recs = append(s.recs, types.Record{Data: data, PartitionKey: aws.String("k"),
-		SequenceNumber: aws.String(fmt.Sprintf("%s%06d", strings.TrimPrefix(s.id, "shard-"), len(s.recs)+1)),
+		SequenceNumber:              aws.String(fmt.Sprintf("%s%06d", strings.TrimPrefix(s.id, "shard-"), len(s.recs)+1)),
 		ApproximateArrivalTimestamp: aws.Time(time.UnixMilli(int64(1000 + len(s.recs))))})
 }
 
@@ -225,9 +225,9 @@ func (c *fakeEnumCtx) Assign(subtask int, splits ...connector.Split) {
 		c.assigned[subtask] = append(c.assigned[subtask], s.(*Split))
 	}
 }
-func (c *fakeEnumCtx) NoMoreSplits(subtask int)                  { c.noMore[subtask] = true }
-func (c *fakeEnumCtx) Every(time.Duration, func() error)         {}
-func (c *fakeEnumCtx) Logger() *slog.Logger                      { return slog.New(slog.DiscardHandler) }
+func (c *fakeEnumCtx) NoMoreSplits(subtask int)          { c.noMore[subtask] = true }
+func (c *fakeEnumCtx) Every(time.Duration, func() error) {}
+func (c *fakeEnumCtx) Logger() *slog.Logger              { return slog.New(slog.DiscardHandler) }
 func (c *fakeEnumCtx) take() (out []*Split) {
 	for s, sp := range c.assigned {
 		out = append(out, sp...)
@@ -257,8 +257,12 @@ type fakeOutput[T any] struct {
 	released []string
 }
 
-func (o *fakeOutput[T]) Collect(v T)             { o.CollectAt(v, 0) }
-func (o *fakeOutput[T]) CollectAt(v T, ts int64) { o.vals = append(o.vals, v); o.ts = append(o.ts, ts); o.splits = append(o.splits, "") }
+func (o *fakeOutput[T]) Collect(v T) { o.CollectAt(v, 0) }
+func (o *fakeOutput[T]) CollectAt(v T, ts int64) {
+	o.vals = append(o.vals, v)
+	o.ts = append(o.ts, ts)
+	o.splits = append(o.splits, "")
+}
 func (o *fakeOutput[T]) Split(id string) connector.SplitOutput[T] {
 	return splitOut[T]{o, id}
 }
