@@ -199,7 +199,11 @@ func (s *SourceConfig) Declare(checkpointing bool) connector.Declaration {
 	if err != nil {
 		return connector.Declaration{Guarantee: connector.AtMostOnce, Reason: err.Error()}
 	}
-	d := src.Declare(checkpointing && !s.AckOnReceipt)
+	if !checkpointing && !s.AckOnReceipt {
+		return connector.Declaration{Guarantee: connector.AtMostOnce,
+			Reason: "no checkpoints: messages are acknowledged on receipt, so a failure loses the messages in flight"}
+	}
+	d := src.Declare(checkpointing)
 	if s.DedupeByID && d.Guarantee == connector.AtLeastOnce {
 		d.Guarantee = connector.ExactlyOnce
 		d.Reason = fmt.Sprintf("messages are acknowledged only after the checkpoint covering their records completes, "+

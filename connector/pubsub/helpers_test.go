@@ -2,7 +2,9 @@ package pubsub
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -242,3 +244,23 @@ func canceledCtx(t testing.TB) context.Context {
 	cancel()
 	return ctx
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// jsonBuild is a connector.BuildContext with JSON records.
+type jsonBuild struct {
+	interval, timeout time.Duration
+}
+
+func (jsonBuild) Name() string                                  { return "pubsub" }
+func (jsonBuild) ID() string                                    { return "source" }
+func (jsonBuild) Job() string                                   { return "test" }
+func (jsonBuild) Logger() *slog.Logger                          { return slog.New(slog.DiscardHandler) }
+func (b jsonBuild) Checkpoints() (time.Duration, time.Duration) { return b.interval, b.timeout }
+func (jsonBuild) Stdout() io.Writer                             { return io.Discard }
+func (jsonBuild) DecodeRecord(b []byte) (connector.Record, error) {
+	var r connector.Record
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+func (jsonBuild) EncodeRecord(r connector.Record) ([]byte, error) { return json.Marshal(r) }

@@ -13,6 +13,8 @@ import (
 	vkit "cloud.google.com/go/pubsub/v2/apiv1"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicehq/sluice/connector"
 )
@@ -361,8 +363,9 @@ func (r *reader[T]) pullLoop() {
 			ids[i] = m.AckId
 		}
 		if !r.hold {
-			// At-most-once: acknowledged before anything is emitted.
-			r.acknowledge(r.ctx, ids)
+			// At-most-once: acknowledged before anything is emitted, and
+			// only what Pub/Sub accepted is emitted (the rest comes again).
+			msgs = accepted(msgs, r.acknowledge(r.ctx, ids))
 		}
 		r.l.add(msgs, now)
 		if r.hold {
@@ -373,6 +376,24 @@ func (r *reader[T]) pullLoop() {
 		}
 		signal(r.avail)
 	}
+}
+
+// accepted returns the messages whose ack id is in acked.
+func accepted(msgs []*pubsubpb.ReceivedMessage, acked []string) []*pubsubpb.ReceivedMessage {
+	if len(acked) == len(msgs) {
+		return msgs
+	}
+	ok := make(map[string]bool, len(acked))
+	for _, a := range acked {
+		ok[a] = true
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if ok[m.AckId] {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // extendLoop renews the deadlines of held messages every third of the
@@ -457,75 +478,91 @@ func (r *reader[T]) ackLoop() {
 // which deduplication by message id absorbs; it is counted and logged.
 // An acknowledgement given up is logged the same way: never a loss, at
 // worst a duplicate.
-func (r *reader[T]) acknowledge(ctx context.Context, ids []string) {
+//
+// It returns the ack ids Pub/Sub accepted.
+func (r *reader[T]) acknowledge(ctx context.Context, ids []string) (acked []string) {
 	backoff := 200 * time.Millisecond
 	for attempt := 1; len(ids) > 0; attempt++ {
 		if ctx.Err() != nil {
 			r.l.retryAcks(ids) // still pending: in the next snapshot, if any
-			return
+			return acked
 		}
 		err := r.sub.Acknowledge(ctx, &pubsubpb.AcknowledgeRequest{Subscription: r.cfg.subName, AckIds: ids})
 		if err == nil {
 			r.acked.Add(int64(len(ids)))
 			r.l.done(ids)
-			return
+			return append(acked, ids...)
 		}
 		if ctx.Err() != nil {
 			r.l.retryAcks(ids)
-			return
+			return acked
 		}
-		var retry []string
-		if failed, ok := ackFailures(err); ok {
-			var expired, other int
-			okIDs := ids[:0:0]
-			for _, a := range ids {
-				reason, bad := failed[a]
-				switch {
-				case !bad:
-					okIDs = append(okIDs, a)
-				case strings.HasPrefix(reason, transientAckPrefix):
-					retry = append(retry, a)
-				case reason == invalidAckID:
-					expired++
-					r.l.done([]string{a})
-				default:
-					other++
-					r.l.done([]string{a})
-				}
-			}
-			r.acked.Add(int64(len(okIDs)))
-			r.l.done(okIDs)
-			if expired+other > 0 {
-				r.expiredAcks.Add(int64(expired + other))
-				r.log.Warn("pubsub source: Pub/Sub refused acknowledgements (ack ids expired before the checkpoint completed); "+
-					"their messages are redelivered, and deduplication by message id drops the repeats",
-					"subscription", r.cfg.subName, "expired", expired, "other", other)
-			}
-		} else if !transient(ctx, err) {
+		failed, _ := ackFailures(err)
+		if len(failed) == 0 && !transient(ctx, err) {
 			r.l.done(ids)
 			r.fail(fmt.Errorf("pubsub source: acknowledge on %s: %w", r.what(), classify(err, r.what(), "roles/pubsub.subscriber")))
-			return
-		} else {
-			retry = ids
+			return acked
+		}
+		// As the client library's AckWithResult: a failure named for the
+		// ack id decides; else the request's status (retried when
+		// temporary, else the acknowledgement failed).
+		retryAll := retryable(status.Code(err))
+		var retry []string
+		var expired, other int
+		for _, a := range ids {
+			reason, bad := failed[a]
+			switch {
+			case bad && strings.HasPrefix(reason, transientAckPrefix), !bad && retryAll:
+				retry = append(retry, a)
+			case !bad && len(failed) > 0:
+				// Named failures, and not this one: accepted.
+				acked = append(acked, a)
+				r.acked.Add(1)
+				r.l.done([]string{a})
+			case bad && reason == invalidAckID:
+				expired++
+				r.l.done([]string{a})
+			default:
+				other++
+				r.l.done([]string{a})
+			}
+		}
+		if expired+other > 0 {
+			r.expiredAcks.Add(int64(expired + other))
+			r.log.Warn("pubsub source: Pub/Sub refused acknowledgements (ack ids that expired before the checkpoint completed, or another failure); "+
+				"their messages are redelivered, and deduplication by message id drops the repeats",
+				"subscription", r.cfg.subName, "expired", expired, "other", other, "err", err)
 		}
 		if len(retry) == 0 {
-			return
+			return acked
 		}
 		if attempt >= ackRetries {
 			r.l.done(retry)
 			r.log.Warn("pubsub source: acknowledgements given up after retries; their messages are redelivered",
 				"subscription", r.cfg.subName, "messages", len(retry), "err", err)
-			return
+			return acked
 		}
 		select {
 		case <-ctx.Done():
 			r.l.retryAcks(retry)
-			return
+			return acked
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
 		ids = retry
 	}
+	return acked
+}
+
+// retryable lists the request failures after which acknowledgements are
+// tried again (those the client library retries on subscriptions with
+// exactly-once delivery).
+func retryable(c codes.Code) bool {
+	switch c {
+	case codes.DeadlineExceeded, codes.ResourceExhausted, codes.Aborted, codes.Internal, codes.Unavailable, codes.Unknown:
+		return true
+	}
+	return false
 }
 
 // ackFailures returns the per-ack-id failures in err's metadata

@@ -221,7 +221,7 @@ func (s *Source[T]) Declare(checkpointing bool) connector.Declaration {
 			Reason: "messages are acknowledged on receipt, before their records are processed: a failure loses the messages in flight"}
 	case !checkpointing:
 		return connector.Declaration{Guarantee: connector.AtMostOnce,
-			Reason: "no checkpoints: messages are acknowledged on receipt (give pubsub.AckOnReceipt in Go), so a failure loses the messages in flight"}
+			Reason: "no checkpoints: messages are acknowledged on receipt (a job without checkpoints needs pubsub.AckOnReceipt), so a failure loses the messages in flight"}
 	}
 	return connector.Declaration{Guarantee: connector.AtLeastOnce,
 		Reason: fmt.Sprintf("messages are acknowledged only after the checkpoint covering their records completes "+
