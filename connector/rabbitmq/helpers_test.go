@@ -291,3 +291,21 @@ func pollErr[T any](t testing.TB, r connector.Reader[T], out *fakeOutput[T], d t
 
 // noID is a message without correlation or message id.
 func noID(i int) amqp.Publishing { return amqp.Publishing{Body: []byte("x" + strconv.Itoa(i))} }
+
+// pollFor polls r for d.
+func pollFor[T any](t testing.TB, r connector.Reader[T], out *fakeOutput[T], d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		st, err := r.PollNext(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st == connector.NothingAvailable {
+			select {
+			case <-r.Available():
+			case <-time.After(time.Until(deadline)):
+			}
+		}
+	}
+}

@@ -93,12 +93,12 @@ func TestRedeliveryAfterClose(t *testing.T) {
 	if _, err := r.(connector.StatefulReader).SnapshotReaderState(1); err != nil {
 		t.Fatal(err)
 	}
+	acked := slices.Clone(out.values) // what checkpoint 1 holds
 	if err := r.(connector.CheckpointListener).NotifyCheckpointComplete(1); err != nil {
 		t.Fatal(err)
 	}
 	pollUntil(t, r, out, 20, 10*time.Second)
 	r.Close()
-	acked := slices.Clone(out.values[:10])
 
 	r2 := startReader(t, src, 1, nil)
 	out2 := &fakeOutput[string]{}
