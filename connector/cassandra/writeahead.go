@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 
 	"github.com/gocql/gocql"
@@ -42,7 +43,11 @@ type aheadWriter[T any] struct {
 	// one committed before a barrier are no longer needed once the
 	// checkpoint of that barrier completes.
 	committed int64
-	closed    bool
+	// epoch tells this attempt's committables from those of other runs
+	// under the same sink id (a job started afresh counts checkpoints from
+	// 1 again).
+	epoch  int64
+	closed bool
 }
 
 func newAheadWriter[T any](ctx context.Context, s *Sink[T], sess *gocql.Session, b *binder[T], info *tableInfo, wctx connector.WriterContext) (*aheadWriter[T], error) {
@@ -51,12 +56,12 @@ func newAheadWriter[T any](ctx context.Context, s *Sink[T], sess *gocql.Session,
 		ks = info.keyspace
 	}
 	w := &aheadWriter[T]{sink: s, sess: sess, b: b, info: info, subtask: wctx.Subtask(), parallelism: wctx.Parallelism(),
-		log: wctx.Logger(), commitKS: ks, counter: info.counter}
+		log: wctx.Logger(), commitKS: ks, counter: info.counter, epoch: rand.Int64()}
 	name := s.cfg.commitTable
-	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (sink text, subtask int, checkpoint bigint, chunk int, PRIMARY KEY ((sink, subtask), checkpoint, chunk))", ks, name)
+	ddl := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (sink text, subtask int, checkpoint bigint, epoch bigint, chunk int, PRIMARY KEY ((sink, subtask), checkpoint, epoch, chunk))", ks, name)
 	if w.counter {
 		name += "_counts"
-		ddl = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (sink text, subtask int, checkpoint bigint, chunk int, applied counter, PRIMARY KEY ((sink, subtask), checkpoint, chunk))", ks, name)
+		ddl = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (sink text, subtask int, checkpoint bigint, epoch bigint, chunk int, applied counter, PRIMARY KEY ((sink, subtask), checkpoint, epoch, chunk))", ks, name)
 	}
 	w.markers = ks + "." + name
 	if s.cfg.createCommit {
@@ -70,7 +75,7 @@ func newAheadWriter[T any](ctx context.Context, s *Sink[T], sess *gocql.Session,
 		if err != nil {
 			return nil, fmt.Errorf("%w; the write-ahead mode needs: %s", err, strings.Replace(ddl, "IF NOT EXISTS ", "", 1))
 		}
-		if _, ok := cols.types["chunk"]; !ok || (w.counter && cols.types["applied"] != "counter") {
+		if _, ok := cols.types["epoch"]; !ok || (w.counter && cols.types["applied"] != "counter") {
 			return nil, fmt.Errorf("cassandra sink: %w: commit table %s has other columns than the write-ahead mode needs: %s",
 				connector.ErrRejected, w.markers, strings.Replace(ddl, "IF NOT EXISTS ", "", 1))
 		}
@@ -106,7 +111,7 @@ func (w *aheadWriter[T]) PreCommit(_ context.Context, checkpointID int64) ([][]b
 	}
 	out := make([][]byte, 0, len(w.chunks))
 	for i, rows := range w.chunks {
-		out = append(out, encodeChunk(chunkHeader{subtask: w.subtask, chunk: i, floor: w.committed}, rows))
+		out = append(out, encodeChunk(chunkHeader{subtask: w.subtask, epoch: w.epoch, chunk: i, floor: w.committed}, rows))
 	}
 	w.chunks = nil
 	return out, nil
@@ -136,28 +141,34 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 		h    chunkHeader
 		rows []row
 	}
-	bySubtask := map[int][]chunk{}
-	var order []int
+	type source struct {
+		subtask int
+		epoch   int64
+	}
+	bySource := map[source][]chunk{}
+	var order []source
 	floor := int64(-1)
 	for _, b := range committables {
 		h, rows, err := decodeChunk(b)
 		if err != nil {
 			return connector.Permanent(fmt.Errorf("cassandra sink %s: committable of checkpoint %d: %w", w.b.where, checkpointID, err))
 		}
-		if _, ok := bySubtask[h.subtask]; !ok {
-			order = append(order, h.subtask)
+		src := source{h.subtask, h.epoch}
+		if _, ok := bySource[src]; !ok {
+			order = append(order, src)
 		}
-		bySubtask[h.subtask] = append(bySubtask[h.subtask], chunk{h, rows})
+		bySource[src] = append(bySource[src], chunk{h, rows})
 		if h.subtask == w.subtask {
 			floor = max(floor, h.floor)
 		}
 	}
-	for _, ws := range order {
-		done, err := c.applied(ctx, ws, checkpointID)
+	for _, src := range order {
+		ws := src.subtask
+		done, err := c.applied(ctx, ws, checkpointID, src.epoch)
 		if err != nil {
 			return err
 		}
-		for _, ch := range bySubtask[ws] {
+		for _, ch := range bySource[src] {
 			if n := done[ch.h.chunk]; n > 0 {
 				if n > 1 {
 					w.log.Error("cassandra sink: a write-ahead batch was applied more than once (a batch reported failed that Cassandra applied later)",
@@ -165,7 +176,7 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 				}
 				continue
 			}
-			if err := c.apply(ctx, ws, checkpointID, ch.h.chunk, ch.rows); err != nil {
+			if err := c.apply(ctx, ch.h, checkpointID, ch.rows); err != nil {
 				return err
 			}
 		}
@@ -187,16 +198,16 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 
 // applied reads the markers of the chunks of checkpoint cp already
 // applied: chunk -> times applied.
-func (c *committer[T]) applied(ctx context.Context, ws int, cp int64) (map[int]int64, error) {
+func (c *committer[T]) applied(ctx context.Context, ws int, cp, epoch int64) (map[int]int64, error) {
 	w := c.w
-	q := fmt.Sprintf("SELECT chunk FROM %s WHERE sink = ? AND subtask = ? AND checkpoint = ?", w.markers)
+	q := fmt.Sprintf("SELECT chunk FROM %s WHERE sink = ? AND subtask = ? AND checkpoint = ? AND epoch = ?", w.markers)
 	if w.counter {
-		q = fmt.Sprintf("SELECT chunk, applied FROM %s WHERE sink = ? AND subtask = ? AND checkpoint = ?", w.markers)
+		q = fmt.Sprintf("SELECT chunk, applied FROM %s WHERE sink = ? AND subtask = ? AND checkpoint = ? AND epoch = ?", w.markers)
 	}
 	out := map[int]int64{}
 	err := w.retrier().do(ctx, func(ctx context.Context) error {
 		clear(out)
-		iter := w.sess.Query(q, w.sink.cfg.sinkID, ws, cp).WithContext(ctx).Consistency(w.sink.cfg.consistency).Iter()
+		iter := w.sess.Query(q, w.sink.cfg.sinkID, ws, cp, epoch).WithContext(ctx).Consistency(w.sink.cfg.consistency).Iter()
 		var chunk int
 		var n int64
 		dest := []any{&chunk}
@@ -226,20 +237,21 @@ func (w *aheadWriter[T]) retrier() retrier {
 // tries again; after a logged batch's write timeout of type BATCH (the
 // batch log holds the batch, which Cassandra will apply), it waits for
 // the marker instead of sending the batch again.
-func (c *committer[T]) apply(ctx context.Context, ws int, cp int64, chunk int, rows []row) error {
+func (c *committer[T]) apply(ctx context.Context, h chunkHeader, cp int64, rows []row) error {
 	w := c.w
+	ws, chunk := h.subtask, h.chunk
 	cfg := &w.sink.cfg
 	typ := gocql.LoggedBatch
-	marker := fmt.Sprintf("INSERT INTO %s (sink, subtask, checkpoint, chunk) VALUES (?, ?, ?, ?) USING TTL %d", w.markers, int(cfg.markerTTL.Seconds()))
+	marker := fmt.Sprintf("INSERT INTO %s (sink, subtask, checkpoint, epoch, chunk) VALUES (?, ?, ?, ?, ?) USING TTL %d", w.markers, int(cfg.markerTTL.Seconds()))
 	if w.counter {
 		typ = gocql.CounterBatch
-		marker = fmt.Sprintf("UPDATE %s SET applied = applied + 1 WHERE sink = ? AND subtask = ? AND checkpoint = ? AND chunk = ?", w.markers)
+		marker = fmt.Sprintf("UPDATE %s SET applied = applied + 1 WHERE sink = ? AND subtask = ? AND checkpoint = ? AND epoch = ? AND chunk = ?", w.markers)
 	}
 	sent := false
 	waitOnly := false
 	err := w.retrier().do(ctx, func(ctx context.Context) error {
 		if sent {
-			done, err := c.applied(ctx, ws, cp)
+			done, err := c.applied(ctx, ws, cp, h.epoch)
 			if err != nil {
 				return err
 			}
@@ -256,7 +268,7 @@ func (c *committer[T]) apply(ctx context.Context, ws int, cp int64, chunk int, r
 		for _, r := range rows {
 			b.Query(w.b.st.CQL, r...)
 		}
-		b.Query(marker, cfg.sinkID, ws, cp, chunk)
+		b.Query(marker, cfg.sinkID, ws, cp, h.epoch, chunk)
 		sent = true
 		err := w.sess.ExecuteBatch(b)
 		var wt *gocql.RequestErrWriteTimeout
@@ -271,8 +283,8 @@ func (c *committer[T]) apply(ctx context.Context, ws int, cp int64, chunk int, r
 	return nil
 }
 
-// A committable: magic 'C', version 1, then uvarints subtask, chunk,
-// floor, row count, and each row: uvarint value count, then per value a
+// A committable: magic 'C', version 1, then uvarints subtask, epoch (as
+// uint64), chunk, floor, and the rows, each: uvarint value count, then per value a
 // tag (0 null, 1 unset, 2 bytes) and, for 2, uvarint length and bytes.
 const (
 	chunkMagic   = 'C'
@@ -281,6 +293,7 @@ const (
 
 type chunkHeader struct {
 	subtask int
+	epoch   int64
 	chunk   int
 	floor   int64
 }
@@ -307,6 +320,7 @@ func appendRow(b []byte, r row) []byte {
 func encodeChunk(h chunkHeader, rows []byte) []byte {
 	b := []byte{chunkMagic, chunkVersion}
 	b = binary.AppendUvarint(b, uint64(h.subtask))
+	b = binary.AppendUvarint(b, uint64(h.epoch))
 	b = binary.AppendUvarint(b, uint64(h.chunk))
 	b = binary.AppendUvarint(b, uint64(h.floor))
 	return append(b, rows...)
@@ -331,15 +345,15 @@ func decodeChunk(b []byte) (chunkHeader, []row, error) {
 		b = b[n:]
 		return v, true
 	}
-	var vals [3]uint64
+	var vals [4]uint64
 	for i := range vals {
 		v, ok := next()
-		if !ok || v > 1<<62 {
+		if !ok || (i != 1 && v > 1<<62) {
 			return h, nil, errChunk
 		}
 		vals[i] = v
 	}
-	h = chunkHeader{subtask: int(vals[0]), chunk: int(vals[1]), floor: int64(vals[2])}
+	h = chunkHeader{subtask: int(vals[0]), epoch: int64(vals[1]), chunk: int(vals[2]), floor: int64(vals[3])}
 	var rows []row
 	for len(b) > 0 {
 		n, ok := next()

@@ -117,6 +117,21 @@ func TestWriteAheadCountersOnCompletion(t *testing.T) {
 			t.Errorf("marker left: %v", r)
 		}
 	}
+	// A job started afresh under the same sink id counts checkpoints from
+	// 1 again: the markers of the earlier run do not make it skip rows.
+	w3, pre3, c3 := openAhead(t, s, 0)
+	writeAll(t, w3, incs(7, 7)...)
+	for _, id := range []int64{1, 2} {
+		cm, err := pre3.PreCommit(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c3.Commit(context.Background(), id, cm); err != nil {
+			t.Fatal(err)
+		}
+		writeAll(t, w3, incs(7, 7)...)
+	}
+	wantCounts(t, cl, 102+14, 7, 1)
 }
 
 func rowsOf(t *testing.T, cl *cqltest.Cluster, table string) []map[string]any {
@@ -220,7 +235,7 @@ func TestWriteAheadCommitTableMissing(t *testing.T) {
 	if !connector.IsPermanent(err) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"sluice_commits_counts does not exist", "CREATE TABLE ks.sluice_commits_counts (sink text"} {
+	for _, want := range []string{"sluice_commits_counts does not exist", "CREATE TABLE ks.sluice_commits_counts (sink text, subtask int, checkpoint bigint, epoch bigint"} {
 		if !contains(err.Error(), want) {
 			t.Errorf("%v does not say %q", err, want)
 		}
@@ -229,9 +244,9 @@ func TestWriteAheadCommitTableMissing(t *testing.T) {
 
 func TestDecodeChunk(t *testing.T) {
 	r := row{rawValue("abc"), rawValue(nil), rawValue{}}
-	b := encodeChunk(chunkHeader{subtask: 3, chunk: 7, floor: 41}, appendRow(appendRow(nil, r), r))
+	b := encodeChunk(chunkHeader{subtask: 3, epoch: -5, chunk: 7, floor: 41}, appendRow(appendRow(nil, r), r))
 	h, rs, err := decodeChunk(b)
-	if err != nil || h != (chunkHeader{3, 7, 41}) || len(rs) != 2 || string(rs[1][0].(rawValue)) != "abc" || rs[1][1].(rawValue) != nil || rs[1][2].(rawValue) == nil {
+	if err != nil || h != (chunkHeader{3, -5, 7, 41}) || len(rs) != 2 || string(rs[1][0].(rawValue)) != "abc" || rs[1][1].(rawValue) != nil || rs[1][2].(rawValue) == nil {
 		t.Fatalf("%v %v %v", h, rs, err)
 	}
 	for i := range b {
@@ -240,7 +255,7 @@ func TestDecodeChunk(t *testing.T) {
 }
 
 func FuzzDecodeChunk(f *testing.F) {
-	f.Add(encodeChunk(chunkHeader{1, 2, 3}, appendRow(nil, row{rawValue("x"), rawValue(nil)})))
+	f.Add(encodeChunk(chunkHeader{1, 9, 2, 3}, appendRow(nil, row{rawValue("x"), rawValue(nil)})))
 	f.Add([]byte{'C', 1, 0, 0, 0, 5, 2, 200})
 	f.Fuzz(func(t *testing.T, b []byte) { decodeChunk(b) })
 }
