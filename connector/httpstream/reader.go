@@ -21,8 +21,9 @@ import (
 // applies backpressure the source stops reading the response.
 const queueSize = 1024
 
-// pollBatch bounds the messages one PollNext emits.
-const pollBatch = 512
+// pollBatch bounds the messages one PollNext emits: small, so that a
+// checkpoint barrier waits little behind a slow chained operator.
+const pollBatch = 64
 
 // errStall is the cause of a connection dropped by the stall detector.
 var errStall = errors.New("stalled")
@@ -219,7 +220,7 @@ func (r *reader[T]) run(lastID string) {
 	first := true
 	retry := func(what string, a attempt) bool {
 		now := o.now()
-		if a.data {
+		if a.data || a.healthy {
 			failingSince = time.Time{}
 		}
 		if a.healthy {
@@ -329,6 +330,7 @@ func (r *reader[T]) connect(token connector.Secret, lastID string, conn int) (at
 	} else if req.Header.Get("Accept") == "" {
 		req.Header.Set("Accept", "application/x-ndjson, application/json")
 	}
+	started := o.now()
 	resp, err := r.src.client.Do(req)
 	if err != nil {
 		return attempt{kind: failNetwork, err: unwrapURLError(err)}, lastID, 0
@@ -337,7 +339,6 @@ func (r *reader[T]) connect(token connector.Secret, lastID string, conn int) (at
 	if a, ok := r.src.checkStatus(resp, "GET"); !ok {
 		return a, lastID, 0
 	}
-	started := o.now()
 	stall := o.stallTimeout()
 	timer := time.AfterFunc(stall, func() { cancel(errStall) })
 	defer timer.Stop()
@@ -390,10 +391,9 @@ func (r *reader[T]) connect(token connector.Secret, lastID string, conn int) (at
 		}
 		if o.x != nil && !tooLong {
 			if stop, err := r.xControl(f.Data); stop {
-				a, id, _ := ret(attempt{kind: failNetwork, data: data, err: err})
-				// Reconnecting at the server's request is not a failure.
-				a.healthy = true
-				return a, id, 0
+				// At once after a healthy connection; a server that asks
+				// again and again is backed off from as from network errors.
+				return ret(attempt{kind: failNetwork, data: data, err: err})
 			} else if err == errSkip {
 				continue
 			}

@@ -426,3 +426,38 @@ func TestRedactURL(t *testing.T) {
 		t.Fatalf("shown %q", src.shown)
 	}
 }
+
+func TestHealthyConnectionIsMadeAgainAtOnce(t *testing.T) {
+	c := &clock{now: time.Unix(1_800_000_000, 0)}
+	var mu sync.Mutex
+	n := 0
+	srv := newTestServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		if i > 3 {
+			<-r.Context().Done()
+			return
+		}
+		w.Write([]byte(strconv.Itoa(i) + "\n"))
+		w.(http.Flusher).Flush()
+		if i == 1 {
+			c.mu.Lock()
+			c.now = c.now.Add(time.Minute) // the first connection lived a minute
+			c.mu.Unlock()
+		}
+	})
+	src, err := NewSource(srv.URL, text, withClock(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := start(t, src)
+	eventually(t, "3 records", func() bool { return j.out.Len() >= 3 })
+	j.stop(t)
+	// After the healthy first connection at once; the second, which ended
+	// at once, counts as a network error.
+	if got := c.recorded(); len(got) < 2 || !slices.Equal(got[:2], []time.Duration{0, 250 * time.Millisecond}) {
+		t.Fatalf("waits %v, want 0, 250ms first", got)
+	}
+}
