@@ -78,9 +78,15 @@ func (f *filterOp[T]) ProcessRecord(r runtime.Record[T]) error {
 	return nil
 }
 
-// Collector receives the records a function emits.
+// Collector receives the records a function emits. Collect returns the
+// error of the operators downstream (a sink's write that failed, a
+// failing map): from then on the collector refuses every record with
+// that error, and the function's operator fails with it once the
+// function returns, whether or not the function returned it; the job
+// then restarts from its last checkpoint, so no record is lost. A
+// function that emits many records may stop at the first error.
 type Collector[T any] interface {
-	Collect(v T)
+	Collect(v T) error
 }
 
 // FlatMap calls fn for every record; fn emits any number of records.
@@ -106,10 +112,11 @@ type collector[U any] struct {
 	err error
 }
 
-func (c *collector[U]) Collect(v U) {
+func (c *collector[U]) Collect(v U) error {
 	if c.err == nil {
 		c.err = c.out.Collect(runtime.Record[U]{Value: v, Time: c.ts})
 	}
+	return c.err
 }
 
 func (f *flatMapOp[T, U]) ProcessRecord(r runtime.Record[T]) error {
