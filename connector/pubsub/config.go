@@ -153,6 +153,10 @@ func (s *SourceConfig) options(name string, interval, timeout time.Duration) []S
 	} else {
 		opts = append(opts, ExpectCheckpoints(interval, timeout))
 	}
+	if _, h, ok := s.DedupeBy(); ok {
+		// The pipeline puts the deduplication stage after the source.
+		opts = append(opts, sourceOpt(func(c *sourceConfig) { c.dedupe = h }))
+	}
 	return opts
 }
 
@@ -203,13 +207,7 @@ func (s *SourceConfig) Declare(checkpointing bool) connector.Declaration {
 		return connector.Declaration{Guarantee: connector.AtMostOnce,
 			Reason: "no checkpoints: messages are acknowledged on receipt, so a failure loses the messages in flight"}
 	}
-	d := src.Declare(checkpointing)
-	if s.DedupeByID && d.Guarantee == connector.AtLeastOnce {
-		d.Guarantee = connector.ExactlyOnce
-		d.Reason = fmt.Sprintf("messages are acknowledged only after the checkpoint covering their records completes, "+
-			"and redeliveries are dropped by a keyed deduplication stage on the message id (ids in checkpoints, remembered for %v)", s.horizon())
-	}
-	return d
+	return src.Declare(checkpointing)
 }
 
 // DedupeBy names the field holding each record's message id, and the
@@ -305,3 +303,5 @@ func (s *SinkConfig) Declare(checkpointing bool) connector.Declaration {
 	}
 	return snk.Declare(checkpointing)
 }
+
+var _ connector.Deduplicated = (*SourceConfig)(nil)

@@ -264,3 +264,7 @@ func (jsonBuild) DecodeRecord(b []byte) (connector.Record, error) {
 	return r, err
 }
 func (jsonBuild) EncodeRecord(r connector.Record) ([]byte, error) { return json.Marshal(r) }
+
+// servers are the fakes of this test process by address, for the
+// conformance cases' Read and Unacked.
+var servers sync.Map

@@ -34,6 +34,10 @@ type sourceConfig struct {
 	cpTimeout    time.Duration
 	cpExpected   bool
 	name         string
+	// dedupe is the horizon of the deduplication stage by message id that
+	// a YAML pipeline puts after the source (SourceConfig.DedupeBy); 0:
+	// none.
+	dedupe time.Duration
 }
 
 // Subscription sets the subscription to read: its id (in the Project) or
@@ -222,6 +226,11 @@ func (s *Source[T]) Declare(checkpointing bool) connector.Declaration {
 	case !checkpointing:
 		return connector.Declaration{Guarantee: connector.AtMostOnce,
 			Reason: "no checkpoints: messages are acknowledged on receipt (a job without checkpoints needs pubsub.AckOnReceipt), so a failure loses the messages in flight"}
+	}
+	if c.dedupe > 0 {
+		return connector.Declaration{Guarantee: connector.ExactlyOnce,
+			Reason: fmt.Sprintf("messages are acknowledged only after the checkpoint covering their records completes, "+
+				"and redeliveries are dropped by a keyed deduplication stage on the message id (ids in checkpoints, remembered for %v)", c.dedupe)}
 	}
 	return connector.Declaration{Guarantee: connector.AtLeastOnce,
 		Reason: fmt.Sprintf("messages are acknowledged only after the checkpoint covering their records completes "+
