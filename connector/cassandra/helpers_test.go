@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ func standIn(t testing.TB, opts ...cqltest.Option) *cqltest.Cluster {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
+	liveClusters.put(cl)
+	t.Cleanup(func() { liveClusters.drop(cl) })
 	if err := cl.Exec(
 		"CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}",
 		"CREATE TABLE ks.kv (k text PRIMARY KEY, v bigint, d double, tags list<text>)",
@@ -95,3 +98,33 @@ type kv struct {
 func bindKV(v kv) ([]any, error) { return []any{v.K, v.V}, nil }
 
 func credentialsOpt() cqltest.Option { return cqltest.Credentials("writer", "pw-from-env") }
+
+// liveClusters finds the stand-in clusters of this process by address.
+var liveClusters = &clusterIndex{m: map[string]*cqltest.Cluster{}}
+
+type clusterIndex struct {
+	mu sync.Mutex
+	m  map[string]*cqltest.Cluster
+}
+
+func (c *clusterIndex) put(cl *cqltest.Cluster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range cl.Addrs() {
+		c.m[a] = cl
+	}
+}
+
+func (c *clusterIndex) drop(cl *cqltest.Cluster) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range cl.Addrs() {
+		delete(c.m, a)
+	}
+}
+
+func (c *clusterIndex) get(addr string) *cqltest.Cluster {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[addr]
+}

@@ -101,14 +101,12 @@ func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {
 	st := s.st
 	switch {
 	case s.cfg.writeAhead && checkpointing:
-		kind := "each batch is a logged batch with its marker row"
-		if !st.Idempotent {
-			kind = "each batch is a logged batch with its marker row (a counter batch with a counter marker for counter tables)"
-		}
 		return connector.Declaration{Guarantee: connector.ExactlyOnce, Reason: fmt.Sprintf(
-			"write-ahead: the rows of a checkpoint are kept in the checkpoint and written when it completes, in batches of %d rows; %s in commit table %s, "+
-				"so a commit repeated after a failure skips the batches already applied. Not covered: a batch that Cassandra reports as timed out and applies after the sink looked for its marker (statement: %s)",
-			s.cfg.commitChunk, kind, s.commitName(), st.Why)}
+			"write-ahead (statement not idempotent: %s): the rows of a checkpoint are kept in the checkpoint and applied when it completes, "+
+				"%d rows per batch together with the batch's progress marker (a logged batch and a row of %s; for a counter table a counter batch and a counter of %s_counts), "+
+				"and a commit repeated after a failure skips the batches whose marker it finds. Not covered: a batch that Cassandra reports timed out and applies after the sink looked for its marker, "+
+				"or applies in part (an unlogged counter batch whose coordinator fails)",
+			st.Why, s.cfg.commitChunk, s.commitName(), s.commitName())}
 	case st.Idempotent && checkpointing:
 		return connector.Declaration{Guarantee: connector.ExactlyOnce, Reason: "idempotent statement: " + st.Why +
 			"; every checkpoint barrier waits for all writes sent before it, and a restore writes the rows after the checkpoint again, to the same effect"}
