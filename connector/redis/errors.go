@@ -2,6 +2,8 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,11 +29,17 @@ func classify(err error, cmd []string, where string) error {
 	}
 	what := describe(cmd)
 	msg := err.Error()
+	if e := tlsRefusal(err); e != "" {
+		return fmt.Errorf("redis sink: %s: %w: %s (%v)", where, connector.ErrRejected, e, err)
+	}
 	var rerr redis.Error
-	if !errors.As(err, &rerr) {
+	prefix, _, _ := strings.Cut(msg, " ")
+	if !errors.As(err, &rerr) || !isCode(prefix) {
+		// Not an error reply of the server: the network, a timeout, or
+		// the client's own (no Sentinel answering, a cluster without
+		// reachable nodes).
 		return fmt.Errorf("redis sink: %s at %s: %w", what, where, err)
 	}
-	prefix, _, _ := strings.Cut(msg, " ")
 	if prefix == "ERR" && strings.Contains(msg, "can't run this command") {
 		// NOPERM as a script sees it (Redis 7.0).
 		prefix = "NOPERM"
@@ -55,6 +63,45 @@ func classify(err error, cmd []string, where string) error {
 		return fmt.Errorf("redis sink: %s at %s: %w", what, where, err)
 	}
 	return fmt.Errorf("redis sink: %s at %s: %w: %s; check the command's configuration (key, field, value, score, member)", what, where, connector.ErrRejected, msg)
+}
+
+// isCode reports whether s is an error code of a Redis reply (ERR,
+// WRONGTYPE...).
+func isCode(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if (r < 'A' || r > 'Z') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// tlsRefusal says what to change when err is a TLS failure that a retry
+// cannot fix; "" otherwise.
+func tlsRefusal(err error) string {
+	var (
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		verify  *tls.CertificateVerificationError
+		notTLS  tls.RecordHeaderError
+	)
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &verify) && errors.As(verify.Err, &unknown):
+		return "the server's TLS certificate is signed by an authority the sink does not trust; give its CA certificate (tls.ca_file, or redis.TLS with RootCAs)"
+	case errors.As(err, &host):
+		return "the server's TLS certificate is not for this host name; connect by a name the certificate holds, or set tls.server_name"
+	case errors.As(err, &invalid):
+		return "the server's TLS certificate is not valid (expired, or not for server use); renew it"
+	case errors.As(err, &verify):
+		return "the server's TLS certificate was refused; check tls.ca_file and tls.server_name"
+	case errors.As(err, &notTLS):
+		return "the server does not speak TLS at this address; use a redis:// URL without tls, or the server's TLS port"
+	}
+	return ""
 }
 
 // describe names a command by its name and key.

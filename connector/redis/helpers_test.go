@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,6 +79,15 @@ func deletePrefix(cl redis.UniversalClient, p string) {
 // extra arguments, and returns its URL.
 func startServer(t testing.TB, args ...string) string {
 	t.Helper()
+	port := launch(t, append([]string{"--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)...)
+	return fmt.Sprintf("redis://127.0.0.1:%d/0", port)
+}
+
+// launch runs redis-server with args (a configuration file first, if
+// any) on a free port of 127.0.0.1 until the test ends, and returns the
+// port once it answers.
+func launch(t testing.TB, args ...string) int {
+	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
 		msg := "redis-server is not installed (apt-get install redis-server)"
@@ -92,19 +102,21 @@ func startServer(t testing.TB, args ...string) string {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	all := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", t.TempDir()}, args...)
-	cmd := exec.Command(path, all...)
+	var all []string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "--") {
+		all, args = append(all, args[0]), args[1:]
+	}
+	all = append(all, "--port", strconv.Itoa(port), "--bind", "127.0.0.1")
+	cmd := exec.Command(path, append(all, args...)...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	u := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	o, _ := redis.ParseURL(u)
-	cl := redis.NewClient(o)
+	cl := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
 	defer cl.Close()
 	waitFor(t, 10*time.Second, func() bool { return cl.Ping(context.Background()).Err() == nil }, "redis-server on port "+strconv.Itoa(port))
-	return u
+	return port
 }
 
 func waitFor(t testing.TB, d time.Duration, cond func() bool, what string) {

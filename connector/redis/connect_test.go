@@ -1,0 +1,124 @@
+package redis
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/connector"
+)
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// writeCerts writes a CA and a server certificate for 127.0.0.1 signed by
+// it into dir: ca.pem, server.pem, server-key.pem.
+func writeCerts(t *testing.T, dir string) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srv := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	for name, blk := range map[string]*pem.Block{
+		"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}, "server.pem": {Type: "CERTIFICATE", Bytes: srvDER},
+		"server-key.pem": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTLS writes through TLS (rediss://, tls.ca_file): a server whose
+// certificate is not trusted is refused permanently.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	writeCerts(t, dir)
+	port := freePort(t)
+	plain := startServer(t, "--tls-port", strconv.Itoa(port), "--tls-cert-file", filepath.Join(dir, "server.pem"),
+		"--tls-key-file", filepath.Join(dir, "server-key.pem"), "--tls-ca-cert-file", filepath.Join(dir, "ca.pem"),
+		"--tls-auth-clients", "no")
+	cl := client(t, plain)
+	ctx := context.Background()
+	secure := fmt.Sprintf("rediss://127.0.0.1:%d/0", port)
+
+	// Through the YAML configuration's tls: option.
+	tc := &TLSConfig{CAFile: filepath.Join(dir, "ca.pem")}
+	cfg := tc.load(func(key, format string, args ...any) { t.Fatalf("%s: %s", key, fmt.Sprintf(format, args...)) })
+	if err := write(t, Set, false, []Command{{Key: "k", Value: "over tls"}}, URL(secure), TLS(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, cl.Get(ctx, "k").Val(), "over tls")
+	if err := write(t, IncrBy, true, []Command{{Key: "n", By: 2}}, URL(secure), TLS(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	eq(t, cl.Get(ctx, "n").Val(), "2")
+
+	// The system's CA certificates do not include the test CA.
+	err := write(t, Set, false, []Command{{Key: "k", Value: "v"}}, URL(secure))
+	if !errors.Is(err, connector.ErrRejected) || !strings.Contains(err.Error(), "ca_file") {
+		t.Fatalf("untrusted server certificate: %v, want a rejection naming ca_file", err)
+	}
+}
+
+// TestSentinel writes to the master a Sentinel names, in both delivery
+// modes.
+func TestSentinel(t *testing.T) {
+	master := startServer(t)
+	mport := strings.TrimSuffix(strings.TrimPrefix(master, "redis://127.0.0.1:"), "/0")
+	conf := filepath.Join(t.TempDir(), "sentinel.conf")
+	if err := os.WriteFile(conf, []byte("sentinel monitor mymaster 127.0.0.1 "+mport+" 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sport := launch(t, conf, "--sentinel")
+	u := fmt.Sprintf("redis://127.0.0.1:%d?master_name=mymaster", sport)
+	cl := client(t, master)
+	ctx := context.Background()
+	for _, exactly := range []bool{false, true} {
+		if err := write(t, IncrBy, exactly, []Command{{Key: "n", By: 1}}, URL(u), WithMode(Sentinel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eq(t, cl.Get(ctx, "n").Val(), "2")
+	err := write(t, IncrBy, false, []Command{{Key: "n", By: 1}}, URL(fmt.Sprintf("redis://127.0.0.1:%d?master_name=other&max_retries=-1", sport)), WithMode(Sentinel))
+	if err == nil || connector.IsPermanent(err) {
+		// go-redis says the same of a master the Sentinels do not know
+		// as of Sentinels that do not answer: transient.
+		t.Fatalf("a master the Sentinel does not know: %v, want a transient error", err)
+	}
+	t.Log(err)
+}
