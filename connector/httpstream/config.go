@@ -2,7 +2,9 @@ package httpstream
 
 import (
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,37 +33,38 @@ func init() {
 // pipelines.
 type SourceConfig struct {
 	URL string `yaml:"url" required:"the stream's URL, e.g. url: https://example.com/events"`
-	// Format is the framing; the pipeline decodes every message as JSON.
-	Format          string        `yaml:"format" enum:"ndjson,sse"`
-	Headers         []string      `yaml:"headers"`
-	HeadersEnv      []string      `yaml:"headers_env"`
-	BearerTokenEnv  string        `yaml:"bearer_token_env"`
-	Resume          string        `yaml:"resume" enum:"none,last_event_id"`
-	Events          []string      `yaml:"events"`
-	KeepAlive       time.Duration `yaml:"keep_alive" min:"1ms"`
-	StallTimeout    time.Duration `yaml:"stall_timeout" min:"0"`
-	RetryTimeout    time.Duration `yaml:"retry_timeout" min:"1ms"`
-	MaxMessageBytes int           `yaml:"max_message_bytes" min:"1"`
-	EndOnClose      bool          `yaml:"end_on_close"`
+	// Format is the framing (set by YAML pipelines from format:); every
+	// message is a JSON object.
+	Format          string            `yaml:"format" enum:"ndjson,sse"`
+	Headers         map[string]string `yaml:"headers" mapping:"header names to values"`
+	HeadersEnv      map[string]string `yaml:"headers_env" mapping:"header names to environment variables"`
+	BearerTokenEnv  string            `yaml:"bearer_token_env"`
+	Resume          string            `yaml:"resume" enum:"none,last_event_id"`
+	Events          []string          `yaml:"events"`
+	KeepAlive       time.Duration     `yaml:"keep_alive" min:"1ms"`
+	StallTimeout    time.Duration     `yaml:"stall_timeout" min:"0"`
+	RetryTimeout    time.Duration     `yaml:"retry_timeout" min:"1ms"`
+	MaxMessageBytes int               `yaml:"max_message_bytes" min:"1"`
+	EndOnClose      bool              `yaml:"end_on_close"`
 }
 
 // TwitterConfig is the configuration of the twitter source of YAML
 // pipelines.
 type TwitterConfig struct {
 	BearerTokenEnv string `yaml:"bearer_token_env" required:"the environment variable holding the bearer token, e.g. bearer_token_env: X_BEARER_TOKEN"`
-	// Rules are "value" or "value => tag".
-	Rules        []string      `yaml:"rules"`
-	Expansions   []string      `yaml:"expansions"`
-	TweetFields  []string      `yaml:"tweet_fields"`
-	UserFields   []string      `yaml:"user_fields"`
-	MediaFields  []string      `yaml:"media_fields"`
-	PlaceFields  []string      `yaml:"place_fields"`
-	PollFields   []string      `yaml:"poll_fields"`
-	URL          string        `yaml:"url"`
-	BaseURL      string        `yaml:"base_url"`
-	KeepAlive    time.Duration `yaml:"keep_alive" min:"1ms"`
-	StallTimeout time.Duration `yaml:"stall_timeout" min:"0"`
-	RetryTimeout time.Duration `yaml:"retry_timeout" min:"1ms"`
+	// Rules are {value, tag} mappings.
+	Rules        []connector.Record `yaml:"rules"`
+	Expansions   []string           `yaml:"expansions"`
+	TweetFields  []string           `yaml:"tweet_fields"`
+	UserFields   []string           `yaml:"user_fields"`
+	MediaFields  []string           `yaml:"media_fields"`
+	PlaceFields  []string           `yaml:"place_fields"`
+	PollFields   []string           `yaml:"poll_fields"`
+	URL          string             `yaml:"url"`
+	BaseURL      string             `yaml:"base_url"`
+	KeepAlive    time.Duration      `yaml:"keep_alive" min:"1ms"`
+	StallTimeout time.Duration      `yaml:"stall_timeout" min:"0"`
+	RetryTimeout time.Duration      `yaml:"retry_timeout" min:"1ms"`
 }
 
 // Check implements connector.Checker.
@@ -73,6 +76,11 @@ func (c *SourceConfig) Check(ck connector.ConfigCheck) {
 	}
 	checkHeaders(ck, "headers", c.Headers, false)
 	checkHeaders(ck, "headers_env", c.HeadersEnv, true)
+	for name, env := range c.HeadersEnv {
+		if !validEnvName(env) {
+			ck.Fail("headers_env."+name, "%q is not an environment variable name; give the name of the variable holding the value", env)
+		}
+	}
 	checkEnvName(ck, "bearer_token_env", c.BearerTokenEnv)
 	if c.Resume == "last_event_id" && c.Format != "sse" && !ck.Bad("resume", "format") {
 		ck.FailAt("resume", "resume", "last_event_id needs format: sse (NDJSON has no event IDs)")
@@ -80,18 +88,14 @@ func (c *SourceConfig) Check(ck connector.ConfigCheck) {
 	if len(c.Events) > 0 && c.Format != "sse" && !ck.Bad("format") {
 		ck.Fail("events", "events: selects server-sent events by type; it needs format: sse")
 	}
-	if ck.Has("schema") {
-		// The pipeline checks schema: only for format: json.
-		ck.Fail("schema", "schema: is not checked for httpstream records; drop it, and check fields in a step")
-	}
 }
 
 // Check implements connector.Checker.
 func (c *TwitterConfig) Check(ck connector.ConfigCheck) {
 	checkEnvName(ck, "bearer_token_env", c.BearerTokenEnv)
-	for _, r := range c.Rules {
-		if rule := parseRule(r); strings.TrimSpace(rule.Value) == "" {
-			ck.Fail("rules", "rule %q has no value; give \"value\" or \"value => tag\"", r)
+	for i, r := range c.Rules {
+		if _, err := parseRule(r); err != nil {
+			ck.Fail(fmt.Sprintf("rules[%d]", i), "%v", err)
 		}
 	}
 	for _, k := range []string{"url", "base_url"} {
@@ -108,47 +112,53 @@ func (c *TwitterConfig) Check(ck connector.ConfigCheck) {
 }
 
 func checkEnvName(ck connector.ConfigCheck, key, name string) {
-	if name == "" || ck.Bad(key) {
-		return
+	if name != "" && !ck.Bad(key) && !validEnvName(name) {
+		ck.Fail(key, "%q is not an environment variable name; give the name of the variable holding the token, e.g. X_BEARER_TOKEN, not the token", name)
+	}
+}
+
+func validEnvName(name string) bool {
+	if name == "" {
+		return false
 	}
 	for i, r := range name {
 		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
-			ck.Fail(key, "%q is not an environment variable name; give the name of the variable holding the token, e.g. X_BEARER_TOKEN, not the token", name)
-			return
+			return false
+		}
+	}
+	return true
+}
+
+// checkHeaders checks the header names of a headers option.
+func checkHeaders(ck connector.ConfigCheck, key string, hs map[string]string, env bool) {
+	for name := range hs {
+		if !validHeaderName(name) {
+			ck.Fail(key+"."+name, "%q is not a valid HTTP header name", name)
 		}
 	}
 }
 
-// checkHeaders checks "Name: value" headers; with env, the value names
-// an environment variable.
-func checkHeaders(ck connector.ConfigCheck, key string, hs []string, env bool) {
-	if ck.Bad(key) {
-		return
-	}
-	for _, h := range hs {
-		name, value, ok := strings.Cut(h, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		switch {
-		case !ok || !validHeaderName(name):
-			if env {
-				ck.Fail(key, "give \"Header-Name: ENV_VAR\", e.g. \"X-Api-Key: API_KEY\"")
-			} else {
-				ck.Fail(key, "%q: give \"Header-Name: value\", e.g. \"Accept-Language: en\"", h)
-			}
-			return
-		case env && value == "":
-			ck.Fail(key, "header %s names no environment variable; give \"%s: ENV_VAR\"", name, name)
-			return
+// parseRule reads a rule of YAML pipelines: {value: ..., tag: ...}.
+func parseRule(r connector.Record) (Rule, error) {
+	var rule Rule
+	for k, v := range r {
+		s, ok := v.(string)
+		if !ok && v != nil {
+			s = fmt.Sprint(v)
+		}
+		switch k {
+		case "value":
+			rule.Value = strings.TrimSpace(s)
+		case "tag":
+			rule.Tag = s
+		default:
+			return rule, fmt.Errorf("unknown key %q; a rule is {value: <query>, tag: <tag>}", k)
 		}
 	}
-}
-
-// parseRule parses "value" or "value => tag".
-func parseRule(s string) Rule {
-	if i := strings.LastIndex(s, "=>"); i >= 0 {
-		return Rule{Value: strings.TrimSpace(s[:i]), Tag: strings.TrimSpace(s[i+2:])}
+	if rule.Value == "" {
+		return rule, fmt.Errorf("the rule has no value; give {value: <query>, tag: <tag>}, e.g. {value: \"cat has:images\", tag: cats}")
 	}
-	return Rule{Value: strings.TrimSpace(s)}
+	return rule, nil
 }
 
 // Declare implements connector.Declarer.
@@ -165,9 +175,8 @@ func (c *SourceConfig) options() []Option {
 	if c.Format == "sse" {
 		opts = append(opts, WithFraming(SSE))
 	}
-	for _, h := range c.Headers {
-		name, value, _ := strings.Cut(h, ":")
-		opts = append(opts, Header(strings.TrimSpace(name), strings.TrimSpace(value)))
+	for _, name := range slices.Sorted(maps.Keys(c.Headers)) {
+		opts = append(opts, Header(name, c.Headers[name]))
 	}
 	if c.BearerTokenEnv != "" {
 		opts = append(opts, BearerTokenEnv(c.BearerTokenEnv))
@@ -206,16 +215,15 @@ func common(keepAlive, stall, retry time.Duration) []Option {
 // headers_env are read when the source is built.
 func (c *SourceConfig) NewSource(ctx connector.BuildContext) (connector.Source[connector.Record], error) {
 	opts := append(c.options(), Name(ctx.Name()))
-	for _, h := range c.HeadersEnv {
-		name, env, _ := strings.Cut(h, ":")
-		name, env = strings.TrimSpace(name), strings.TrimSpace(env)
+	for _, name := range slices.Sorted(maps.Keys(c.HeadersEnv)) {
+		env := c.HeadersEnv[name]
 		v, ok := os.LookupEnv(env)
 		if !ok {
 			return nil, fmt.Errorf("%s: %w: headers_env: environment variable %s (header %s) is not set", ctx.Name(), connector.ErrConfig, env, name)
 		}
 		opts = append(opts, SecretHeader(name, connector.Secret(v)))
 	}
-	return NewSource(c.URL, func(e Event) (connector.Record, error) { return ctx.DecodeRecord(e.Data) }, opts...)
+	return NewSource(c.URL, func(e Event) (connector.Record, error) { return decodeJSONRecord(e.Data) }, opts...)
 }
 
 func (c *TwitterConfig) options() []Option {
@@ -223,7 +231,7 @@ func (c *TwitterConfig) options() []Option {
 	if len(c.Rules) > 0 {
 		rules := make([]Rule, len(c.Rules))
 		for i, r := range c.Rules {
-			rules[i] = parseRule(r)
+			rules[i], _ = parseRule(r) // checked by Check
 		}
 		opts = append(opts, Rules(rules...))
 	}

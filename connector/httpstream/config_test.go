@@ -18,12 +18,14 @@ func TestYAMLMistakes(t *testing.T) {
 		{"bad format", "{type: httpstream, url: 'http://x/', format: xml}", `"xml" is not allowed`},
 		{"resume with ndjson", "{type: httpstream, url: 'http://x/', resume: last_event_id}", "last_event_id needs format: sse"},
 		{"events with ndjson", "{type: httpstream, url: 'http://x/', events: [a]}", "it needs format: sse"},
-		{"bad header", "{type: httpstream, url: 'http://x/', headers: ['no colon']}", `"no colon": give "Header-Name: value"`},
-		{"header env without variable", "{type: httpstream, url: 'http://x/', headers_env: ['X-Key:']}", "names no environment variable"},
+		{"headers not a mapping", "{type: httpstream, url: 'http://x/', headers: ['a: b']}", "expected a mapping of header names to values"},
+		{"bad header name", "{type: httpstream, url: 'http://x/', headers: {'Bad Name': x}}", `"Bad Name" is not a valid HTTP header name`},
+		{"header env not a variable", "{type: httpstream, url: 'http://x/', headers_env: {X-Key: 'my key'}}", `"my key" is not an environment variable name`},
 		{"token instead of a variable name", "{type: httpstream, url: 'http://x/', bearer_token_env: 'AAAA-secret.token'}", "is not an environment variable name"},
-		{"schema", "{type: httpstream, url: 'http://x/', schema: {a: int}}", "schema: is not checked"},
 		{"twitter without token", "{type: twitter}", "source.bearer_token_env: missing"},
-		{"twitter empty rule", "{type: twitter, bearer_token_env: T, rules: [' => tag']}", "has no value"},
+		{"twitter rule without value", "{type: twitter, bearer_token_env: T, rules: [{tag: cats}]}", "source.rules[0]: the rule has no value"},
+		{"twitter rule with another key", "{type: twitter, bearer_token_env: T, rules: [{value: cat, tags: cats}]}", `unknown key "tags"`},
+		{"twitter rule as a string", "{type: twitter, bearer_token_env: T, rules: [cat]}", "expected a record (a mapping)"},
 		{"twitter bad base url", "{type: twitter, bearer_token_env: T, base_url: 'x'}", "give an absolute http:// or https:// URL"},
 	}
 	dir := t.TempDir()
@@ -41,17 +43,5 @@ func TestYAMLMistakes(t *testing.T) {
 				t.Fatalf("the message quotes a secret: %v", err)
 			}
 		})
-	}
-}
-
-func TestParseRule(t *testing.T) {
-	for in, want := range map[string]Rule{
-		"cat has:images":                   {Value: "cat has:images"},
-		"cat has:images => cats":           {Value: "cat has:images", Tag: "cats"},
-		`"a => b" lang:en => quoted arrow`: {Value: `"a => b" lang:en`, Tag: "quoted arrow"},
-	} {
-		if got := parseRule(in); got != want {
-			t.Errorf("%q: %+v, want %+v", in, got, want)
-		}
 	}
 }

@@ -67,8 +67,8 @@
 //	  type: httpstream
 //	  url: https://example.com/events     # required
 //	  format: sse                         # ndjson (default) | sse: the framing; messages are JSON records
-//	  headers: ["Accept-Language: en"]    # "Name: value"
-//	  headers_env: ["X-Api-Key: API_KEY"] # "Name: ENV_VAR": the value, a secret, from the environment
+//	  headers: {Accept-Language: en}
+//	  headers_env: {X-Api-Key: API_KEY}   # header: environment variable holding its value (a secret)
 //	  bearer_token_env: STREAM_TOKEN      # Authorization: Bearer <$STREAM_TOKEN>
 //	  resume: last_event_id               # none (default) | last_event_id (format: sse)
 //	  events: [message]                   # SSE event types kept (default all)
@@ -81,7 +81,9 @@
 //	source:
 //	  type: twitter
 //	  bearer_token_env: X_BEARER_TOKEN    # required
-//	  rules: ["cat has:images => cats", "kitten"]  # "value" or "value => tag"
+//	  rules:                              # kept in sync when the job starts (absent: left alone)
+//	    - {value: "cat has:images", tag: cats}
+//	    - {value: kitten}
 //	  expansions: [author_id]
 //	  tweet_fields: [created_at, lang]    # also user_fields, media_fields, place_fields, poll_fields
 //	  base_url: https://api.x.com         # and url: the stream's URL
@@ -89,9 +91,10 @@
 //	  stall_timeout: 1m
 //	  retry_timeout: 30m
 //
-// Records are decoded by the pipeline's JSON decoder (BuildContext.DecodeRecord):
-// a message that is not a JSON object is a bad record. The httpstream
-// type takes no schema: (format: names the framing).
+// Every message is a JSON object (twitter: decoded by the pipeline,
+// BuildContext.DecodeRecord; httpstream: format: names the framing, and
+// the connector decodes the JSON as the pipeline does, numbers as int64
+// or float64); a message that is not a JSON object is a bad record.
 //
 // # Guarantees
 //

@@ -238,7 +238,8 @@ func (r *reader[T]) run(lastID string) {
 				return false
 			}
 		}
-		d = max(d, sseRetry)
+		// The server's SSE retry field, within the longest HTTP backoff.
+		d = max(d, min(sseRetry, o.backoff.HTTPMax))
 		r.log.Warn(what+" failed; retrying", "kind", a.kind.String(), "err", r.src.redact(errString(a.err)), "in", d)
 		select {
 		case <-o.wait(d):

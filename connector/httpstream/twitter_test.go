@@ -280,7 +280,9 @@ source:
   type: twitter
   bearer_token_env: XT
   base_url: ${BASE}
-  rules: ["cat has:images => cats", kitten]
+  rules:
+    - {value: "cat has:images", tag: cats}
+    - value: kitten
   expansions: [author_id]
   tweet_fields: [created_at]
 steps:
