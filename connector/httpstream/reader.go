@@ -37,9 +37,10 @@ type item struct {
 	ev     Event
 	idOnly bool   // only the last event ID changed
 	bad    string // the message cannot be a record
-	loc    string // where the message was (bad records)
-	err    error  // the source fails
-	end    bool   // the stream ended (EndOnClose)
+	conn   int    // the connection and the line the message ended at
+	line   int
+	err    error // the source fails
+	end    bool  // the stream ended (EndOnClose)
 }
 
 // NewReader implements connector.Source.
@@ -153,7 +154,11 @@ func (r *reader[T]) badRecord(it item, why string) connector.BadRecord {
 	if len(raw) > 4096 {
 		raw = raw[:4096]
 	}
-	return connector.BadRecord{Source: r.src.o.name, Location: it.loc, Raw: raw, Error: why}
+	loc := fmt.Sprintf("%s connection %d line %d", r.src.shown, it.conn, it.line)
+	if it.ev.ID != "" {
+		loc += " (last event ID " + strconv.Quote(it.ev.ID) + ")"
+	}
+	return connector.BadRecord{Source: r.src.o.name, Location: loc, Raw: raw, Error: why}
 }
 
 // SnapshotState returns the split with the ID of the last event emitted.
@@ -418,14 +423,8 @@ func (r *reader[T]) connect(token connector.Secret, lastID string, conn int) (at
 
 // item makes the queue item of frame f, read at line n of connection conn.
 func (r *reader[T]) item(f frame, conn, n int) item {
-	it := item{ev: f.Event, idOnly: f.idOnly, bad: f.bad}
+	it := item{ev: f.Event, idOnly: f.idOnly, bad: f.bad, conn: conn, line: n}
 	it.ev.Data = slices.Clone(f.Data)
-	if f.bad != "" || !f.idOnly {
-		it.loc = fmt.Sprintf("%s connection %d line %d", r.src.shown, conn, n)
-		if f.ID != "" {
-			it.loc += " (last event ID " + strconv.Quote(f.ID) + ")"
-		}
-	}
 	return it
 }
 
