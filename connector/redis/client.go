@@ -21,8 +21,11 @@ type clientSpec struct {
 func (c *config) parseClient() (*clientSpec, error) {
 	if c.universal != nil {
 		o := *c.universal
-		if c.credsSet {
-			o.Username, o.Password = c.user, string(c.password)
+		if c.user != "" {
+			o.Username = c.user
+		}
+		if c.password != "" {
+			o.Password = string(c.password)
 		}
 		if c.tls != nil {
 			o.TLSConfig = c.tls
@@ -45,8 +48,11 @@ func (c *config) parseClient() (*clientSpec, error) {
 	}
 	where := redact(raw)
 	creds := func(user, pass *string) {
-		if c.credsSet {
-			*user, *pass = c.user, string(c.password)
+		if c.user != "" {
+			*user = c.user
+		}
+		if c.password != "" {
+			*pass = string(c.password)
 		}
 	}
 	tlsc := func(cur *tls.Config) *tls.Config {

@@ -13,11 +13,14 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sluicehq/sluice/connector"
 )
@@ -121,4 +124,79 @@ func TestSentinel(t *testing.T) {
 		t.Fatalf("a master the Sentinel does not know: %v, want a transient error", err)
 	}
 	t.Log(err)
+}
+
+// TestCredentials: the ACL user and password come from the URL, from the
+// options (YAML username:, password: ${REDIS_PASSWORD}), or from both.
+func TestCredentials(t *testing.T) {
+	u := startServer(t)
+	cl := client(t, u)
+	ctx := context.Background()
+	if err := cl.Do(ctx, "ACL", "SETUSER", "app", "on", ">app-pw", "~*", "&*", "+@all").Err(); err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(u, "redis://")
+	cases := []struct {
+		url  string
+		opts []Option
+	}{
+		{"redis://app:app-pw@" + host, nil},
+		{"redis://app@" + host, []Option{Credentials("", "app-pw")}},
+		{u, []Option{Credentials("app", "app-pw")}},
+	}
+	for i, c := range cases {
+		if err := write(t, IncrBy, i%2 == 1, []Command{{Key: "n", By: 1}}, append(c.opts, URL(c.url))...); err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+	}
+	eq(t, cl.Get(ctx, "n").Val(), "3")
+}
+
+// TestCluster writes keys spread over the slots of a three-node Redis
+// Cluster (at-least-once delivery; exactly-once is refused there).
+func TestCluster(t *testing.T) {
+	var nodes []string
+	for range 3 {
+		u := startServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+		nodes = append(nodes, strings.TrimSuffix(strings.TrimPrefix(u, "redis://"), "/0"))
+	}
+	out, err := exec.Command("redis-cli", append(append([]string{"--cluster", "create"}, nodes...), "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: nodes})
+	defer cc.Close()
+	ctx := context.Background()
+	waitFor(t, 20*time.Second, func() bool {
+		for _, n := range nodes {
+			c := redis.NewClient(&redis.Options{Addr: n})
+			info, _ := c.ClusterInfo(ctx).Result()
+			c.Close()
+			if !strings.Contains(info, "cluster_state:ok") {
+				return false
+			}
+		}
+		return true
+	}, "cluster_state:ok on every node")
+	u := "redis://" + nodes[0] + "?addr=" + nodes[1]
+	var sets, incrs []Command
+	for i := range 100 {
+		sets = append(sets, Command{Key: fmt.Sprintf("k%d", i), Value: strconv.Itoa(i)})
+		incrs = append(incrs, Command{Key: fmt.Sprintf("n%d", i%10), By: 1})
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		return write(t, Set, false, sets, URL(u), WithMode(Cluster)) == nil
+	}, "the cluster to take writes")
+	if err := write(t, IncrBy, false, incrs, URL(u), WithMode(Cluster)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 100 {
+		eq(t, cc.Get(ctx, fmt.Sprintf("k%d", i)).Val(), strconv.Itoa(i))
+	}
+	for i := range 10 {
+		eq(t, cc.Get(ctx, fmt.Sprintf("n%d", i)).Val(), "10")
+	}
+	if _, err := NewSink(IncrBy, identity, URL(u), WithMode(Cluster), ExactlyOnce()); err == nil {
+		t.Fatal("exactly-once in Cluster mode was not refused")
+	}
 }

@@ -162,9 +162,11 @@
 // The tests run against a real Redis server (redis-server 7): the one on
 // 127.0.0.1:6379 (scripts/redis-up starts one; SLUICE_REDIS_URL names
 // another), each test under a key prefix of its own that it deletes, and
-// for OOM and ACL tests a redis-server each test starts on a free port.
-// Without a server they skip (fail under CI). They cover every command,
-// TTLs, the guarantee declared for each command and delivery (also
+// for the OOM, ACL, TLS, Sentinel and Cluster tests redis-servers each
+// test starts on free ports (TLS with certificates it makes, a Sentinel
+// with redis-server --sentinel, a three-node cluster made with redis-cli
+// --cluster create). Without a server they skip (fail under CI). They
+// cover every command, TTLs, credentials from the URL and the options, the guarantee declared for each command and delivery (also
 // through YAML and sluice plan), fences (repeated, resumed, out-of-order
 // and pruned commits, output ahead), error classification, the
 // conformance suite (connectortest), and SIGKILL torture tests

@@ -50,7 +50,6 @@ type config struct {
 	universal  *redis.UniversalOptions
 	user       string
 	password   connector.Secret
-	credsSet   bool
 	tls        *tls.Config
 	ttl        time.Duration
 	exactly    bool
@@ -87,9 +86,10 @@ func UniversalOptions(o *redis.UniversalOptions) Option {
 }
 
 // Credentials sets the ACL user and password (default: those of the URL,
-// else none). The password never appears in messages or logs.
+// else none); an empty one keeps the URL's. The password never appears in
+// messages or logs.
 func Credentials(user string, password connector.Secret) Option {
-	return func(c *config) { c.user, c.password, c.credsSet = user, password, true }
+	return func(c *config) { c.user, c.password = user, password }
 }
 
 // TLS turns on TLS with cfg (default: on for rediss:// URLs, with the
