@@ -120,8 +120,12 @@ func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {
 		return connector.Declaration{Guarantee: connector.AtLeastOnce, Reason: fmt.Sprintf("%s at %s: exactly-once delivery applies commands when checkpoints complete, "+
 			"and the job takes none: downgraded to at-least-once (pipelined, flushed at the end of input; a job started over sends them again)", name, where)}
 	case checkpointing:
+		hint := "set delivery: exactly-once to apply them once"
+		if s.spec.mode == Cluster {
+			hint = "exactly-once delivery is not available in Cluster mode"
+		}
 		return connector.Declaration{Guarantee: connector.AtLeastOnce, Reason: fmt.Sprintf("%s at %s: pipelined, drained on every checkpoint barrier; "+
-			"commands sent after the last completed checkpoint are sent again after a restore (set delivery: exactly-once to apply them once)", name, where)}
+			"commands sent after the last completed checkpoint are sent again after a restore (%s)", name, where, hint)}
 	}
 	return connector.Declaration{Guarantee: connector.AtLeastOnce, Reason: fmt.Sprintf("%s at %s: no checkpoints: pipelined, flushed at the end of input; a job started over sends the commands again", name, where)}
 }
