@@ -27,7 +27,9 @@ type Message struct {
 	// that has one is emitted with it as its event timestamp.
 	Timestamp   time.Time
 	Redelivered bool
-	Body        []byte
+	// Offset is the message's offset in its stream (StreamSource only).
+	Offset int64
+	Body   []byte
 }
 
 // Deserializer turns a message into a record. An error makes the message
