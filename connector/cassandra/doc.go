@@ -229,12 +229,16 @@
 //
 // The tests cover the statement analysis (table-driven, fuzzed), the
 // semaphore on every path (no place or goroutine left), retries and their
-// bound, the permanent errors and their messages, bad records,
+// bound, the permanent errors and their messages, bad records, TLS with a
+// CA file and a refused certificate, a password from the environment,
 // DC-aware routing over a four-node stand-in in two data centers, the
 // write-ahead commit under injected failures between and during batches,
 // and a YAML job end to end. TestTortureIdempotentInsert and
 // TestTortureCounterExactlyOnce SIGKILL jobs at parallelism 2 (package
 // internal/crashtest, the stand-in in the parent test process) and check
 // every record's row, and every counter at exactly 1, afterwards;
-// SLUICE_TORTURE=long runs them with 100+ kills.
+// SLUICE_TORTURE=long runs them with 100+ kills. The conformance suite
+// (connector/connectortest) runs an idempotent INSERT, a counter update in
+// write-ahead mode and a counter update written directly (the last only
+// without -short).
 package cassandra

@@ -122,6 +122,12 @@ func (w *aheadWriter[T]) Close() error {
 	if !w.closed {
 		w.closed = true
 		w.sess.Close()
+		s := w.sink
+		s.mu.Lock()
+		if s.writers[w.subtask] == w {
+			delete(s.writers, w.subtask)
+		}
+		s.mu.Unlock()
 	}
 	return nil
 }
