@@ -223,7 +223,7 @@ func (r *reader[T]) run(lastID string) {
 	var sseRetry time.Duration
 	conns := 0
 	first := true
-	retry := func(what string, a attempt) bool {
+	retry := func(what, where string, a attempt) bool {
 		now := o.now()
 		if a.data || a.healthy {
 			failingSince = time.Time{}
@@ -238,14 +238,14 @@ func (r *reader[T]) run(lastID string) {
 				failingSince = now
 			}
 			if since := now.Sub(failingSince); since+d > o.retryTimeout {
-				r.fail(fmt.Errorf("%s source: %s %s failed for %v in a row, giving up (RetryTimeout %v; the job restarts from its last checkpoint under its restart strategy): last error: %w",
-					o.name, what, r.src.shown, since.Round(time.Millisecond), o.retryTimeout, a.err))
+				r.fail(fmt.Errorf("%s source: %s (%s) failed for %v in a row, giving up (RetryTimeout %v; the job restarts from its last checkpoint under its restart strategy): last error: %w",
+					o.name, what, where, since.Round(time.Millisecond), o.retryTimeout, a.err))
 				return false
 			}
 		}
 		// The server's SSE retry field, within the longest HTTP backoff.
 		d = max(d, min(sseRetry, o.backoff.HTTPMax))
-		r.log.Warn(what+" failed; retrying", "kind", a.kind.String(), "err", r.src.redact(errString(a.err)), "in", d)
+		r.log.Warn(what+" failed; retrying", "at", where, "kind", a.kind.String(), "err", r.src.redact(errString(a.err)), "in", d)
 		select {
 		case <-o.wait(d):
 			return true
@@ -266,7 +266,7 @@ func (r *reader[T]) run(lastID string) {
 			if a.err == nil {
 				break
 			}
-			if !retry("syncing the stream rules at", a) {
+			if !retry("syncing the stream rules", r.src.shownRules(), a) {
 				return
 			}
 		}
@@ -302,7 +302,7 @@ func (r *reader[T]) run(lastID string) {
 		if a.err == nil {
 			a.err = errors.New("the server ended the response")
 		}
-		if !retry("streaming from", a) {
+		if !retry("streaming", r.src.shown, a) {
 			return
 		}
 	}
