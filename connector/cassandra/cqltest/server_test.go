@@ -2,6 +2,7 @@ package cqltest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -177,5 +178,78 @@ func TestDriverAuth(t *testing.T) {
 	if s, err := cc.CreateSession(); err == nil {
 		s.Close()
 		t.Fatal("a wrong password was accepted")
+	}
+}
+
+func TestTTLExpiresAndUnprepared(t *testing.T) {
+	cl := startCluster(t)
+	s := newSession(t, cl, "ks")
+	if err := s.Query("INSERT INTO kv (k, v) VALUES (?, ?) USING TTL 1", "gone", int64(1)).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Query("INSERT INTO kv (k, v) VALUES (?, ?)", "kept", int64(2)).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rows, _ := cl.Store().Rows("ks", "kv")
+		if len(rows) == 1 && rows[0]["k"] == "kept" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the row with TTL 1 did not expire: %v", rows)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A node that forgot its prepared statements answers Unprepared; the
+	// driver prepares again and the write goes through.
+	cl.ForgetPrepared()
+	cl.CountStatements("INSERT INTO kv")
+	if err := s.Query("INSERT INTO kv (k, v) VALUES (?, ?)", "again", int64(3)).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _ := cl.Store().Rows("ks", "kv"); len(rows) != 2 {
+		t.Errorf("rows %v", rows)
+	}
+	// Named values are bound by name.
+	q := s.Query("UPDATE kv SET v = :v WHERE k = :k")
+	q.Bind(int64(9), "kept")
+	if err := q.Exec(); err != nil {
+		t.Fatal(err)
+	}
+	var v int64
+	if err := s.Query("SELECT v FROM kv WHERE k = ?", "kept").Scan(&v); err != nil || v != 9 {
+		t.Errorf("v = %d, %v", v, err)
+	}
+}
+
+func TestRangeDeleteAndClusteringOrder(t *testing.T) {
+	cl := startCluster(t)
+	if err := cl.Exec("CREATE TABLE ks.m (s text, c bigint, x int, PRIMARY KEY ((s), c, x))"); err != nil {
+		t.Fatal(err)
+	}
+	s := newSession(t, cl, "ks")
+	for c := int64(-2); c < 5; c++ {
+		for x := range 2 {
+			if err := s.Query("INSERT INTO m (s, c, x) VALUES (?, ?, ?)", "p", c, x).Exec(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := s.Query("DELETE FROM m WHERE s = ? AND c <= ?", "p", int64(1)).Exec(); err != nil {
+		t.Fatal(err)
+	}
+	iter := s.Query("SELECT c, x FROM m WHERE s = ?", "p").Iter()
+	var c int64
+	var x int
+	var got []int64
+	for iter.Scan(&c, &x) {
+		got = append(got, c)
+	}
+	if err := iter.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[2 2 3 3 4 4]" {
+		t.Errorf("after deleting c <= 1: %v", got)
 	}
 }
