@@ -39,7 +39,11 @@
 //
 // The enumerator lists the shards with ListShards when it starts, every
 // DiscoveryInterval (EnumeratorContext.Every), and at once when a reader
-// finishes a closed shard whose children it does not know yet. A shard
+// finishes a closed shard whose children it does not know yet. Listings
+// after the first run on a goroutine of their own (20s timeout), so a
+// slow or unreachable service never holds up the enumerator's goroutine,
+// which also drives checkpoints; a failed listing is logged and tried
+// again at the next round. A shard
 // is assigned only when all its parents are finished (a split's one
 // parent, a merge's two), so records of one partition key are read in
 // order across reshards, and a parent the stream no longer lists (its

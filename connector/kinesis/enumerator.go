@@ -6,16 +6,18 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 
 	"github.com/sluicehq/sluice/connector"
 )
 
 // requestTimeout bounds the enumerator's ListShards calls.
-const requestTimeout = 30 * time.Second
+const requestTimeout = 20 * time.Second
 
 // enumerator lists the stream's shards and assigns each to a reader once
 // all its parents are finished, so that records of one partition key are
@@ -30,14 +32,34 @@ type enumerator struct {
 	st      *enumState
 	readers map[int]bool
 	// rediscover is set when a finished shard named children not known
-	// yet: the next tick lists the shards.
+	// yet: the next tick starts a listing.
 	rediscover bool
 	noMore     bool
+
+	// Listings after the first run on a goroutine of their own, so that
+	// a slow or unreachable service never holds up the enumerator's
+	// goroutine (which also drives checkpoints); tick applies their
+	// results.
+	bg       context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+	listing  bool
+	listed   chan listResult
+	started  int // listings started
+	applied  int // the number of the last listing applied
+	endAfter int // a bounded source ends after a listing numbered above this finds nothing new
+}
+
+type listResult struct {
+	n      int
+	shards []types.Shard
+	err    error
 }
 
 func newEnumerator(cfg *sourceConfig, mb *mailbox, ctx connector.EnumeratorContext, restored []byte) (*enumerator, error) {
 	mb.reset()
-	e := &enumerator{cfg: cfg, ctx: ctx, log: ctx.Logger(), mb: mb, readers: map[int]bool{}}
+	e := &enumerator{cfg: cfg, ctx: ctx, log: ctx.Logger(), mb: mb, readers: map[int]bool{}, listed: make(chan listResult, 1)}
+	e.bg, e.stop = context.WithCancel(context.Background())
 	if restored != nil {
 		st, err := decodeEnumState(restored)
 		if err != nil {
@@ -52,7 +74,15 @@ func newEnumerator(cfg *sourceConfig, mb *mailbox, ctx connector.EnumeratorConte
 		return nil, err
 	}
 	e.api = api
-	if err := e.discover(); err != nil {
+	// The first listing runs now: a fresh job needs it to know where to
+	// start.
+	lctx, cancel := context.WithTimeout(e.bg, requestTimeout)
+	shards, err := e.list(lctx)
+	cancel()
+	if err == nil {
+		e.apply(shards)
+	} else {
+		e.stop()
 		if f := cfg.conn.fatal("source", err); f != nil {
 			return nil, f
 		}
@@ -61,6 +91,8 @@ func newEnumerator(cfg *sourceConfig, mb *mailbox, ctx connector.EnumeratorConte
 			return nil, fmt.Errorf("kinesis source: list shards of %s: %w", cfg.conn.where(), err)
 		}
 		e.log.Warn("kinesis shard discovery failed; retrying", "stream", cfg.conn.stream, "err", err)
+		e.bg, e.stop = context.WithCancel(context.Background())
+		e.rediscover = true
 	}
 	if cfg.discovery > 0 {
 		ctx.Every(cfg.discovery, e.periodic)
@@ -84,31 +116,64 @@ func (e *enumerator) AddReader(subtask int) error {
 func (e *enumerator) HandleSplitRequest(int) error { return e.tick() }
 
 func (e *enumerator) tick() error {
+	if err := e.takeListing(); err != nil {
+		return err
+	}
 	e.absorb()
 	if e.rediscover {
-		if err := e.discover(); err != nil {
-			if f := e.cfg.conn.fatal("source", err); f != nil {
-				return f
-			}
-			e.log.Warn("kinesis shard discovery failed; retrying", "stream", e.cfg.conn.stream, "err", err)
-		}
+		e.startListing()
 	}
 	e.assignReady()
-	return e.maybeEnd()
+	e.maybeEnd()
+	return nil
 }
 
-// periodic is one round of shard discovery. A failure that a retry may
-// fix is logged and retried at the next round.
+// periodic starts a round of shard discovery.
 func (e *enumerator) periodic() error {
-	if err := e.discover(); err != nil {
-		if f := e.cfg.conn.fatal("source", err); f != nil {
-			return f
-		}
-		e.log.Warn("kinesis shard discovery failed; retrying at the next round", "stream", e.cfg.conn.stream, "err", err)
-		return nil
+	e.startListing()
+	return e.tick()
+}
+
+// startListing starts a listing unless one is under way.
+func (e *enumerator) startListing() {
+	if e.listing {
+		return
 	}
-	e.assignReady()
-	return e.maybeEnd()
+	e.listing = true
+	e.rediscover = false
+	e.started++
+	n := e.started
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		ctx, cancel := context.WithTimeout(e.bg, requestTimeout)
+		defer cancel()
+		shards, err := e.list(ctx)
+		select {
+		case e.listed <- listResult{n: n, shards: shards, err: err}:
+		case <-e.bg.Done():
+		}
+	}()
+}
+
+// takeListing applies the result of a finished listing. A failure that a
+// retry may fix is logged; the next round tries again.
+func (e *enumerator) takeListing() error {
+	select {
+	case r := <-e.listed:
+		e.listing = false
+		if r.err != nil {
+			if f := e.cfg.conn.fatal("source", r.err); f != nil {
+				return f
+			}
+			e.log.Warn("kinesis shard discovery failed; retrying at the next round", "stream", e.cfg.conn.stream, "err", r.err)
+			return nil
+		}
+		e.apply(r.shards)
+		e.applied = r.n
+	default:
+	}
+	return nil
 }
 
 // absorb takes the readers' reports of finished shards.
@@ -129,53 +194,57 @@ func (e *enumerator) absorb() {
 	}
 }
 
-// discover lists the stream's shards and adds the ones not known yet. At
-// the first listing of a fresh job, shards start at the configured
-// position; shards that appear later start at their oldest record.
-func (e *enumerator) discover() error {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
-	listed := map[string]bool{}
+// list returns every shard of the stream.
+func (e *enumerator) list(ctx context.Context) ([]types.Shard, error) {
+	var shards []types.Shard
 	in := &kinesis.ListShardsInput{StreamName: aws.String(e.cfg.conn.stream)}
-	now := time.Now()
-	initial := !e.st.initialized
 	for {
 		out, err := e.api.ListShards(ctx, in)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for _, s := range out.Shards {
-			id := aws.ToString(s.ShardId)
-			listed[id] = true
-			if e.st.shards[id] != nil {
-				continue
-			}
-			sh := &shardInfo{}
-			for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
-				if p := aws.ToString(p); p != "" {
-					sh.parents = append(sh.parents, p)
-				}
-			}
-			closed := s.SequenceNumberRange != nil && aws.ToString(s.SequenceNumberRange.EndingSequenceNumber) != ""
-			if initial {
-				switch e.cfg.start.kind {
-				case startTimestamp:
-					sh.startAt = max(e.cfg.start.at.UnixMilli(), 1)
-				case startLatest:
-					if closed {
-						sh.status = shardFinished
-					} else {
-						sh.startAt = now.UnixMilli()
-					}
-				}
-			}
-			e.st.shards[id] = sh
-			e.log.Debug("kinesis shard discovered", "stream", e.cfg.conn.stream, "shard", id, "parents", sh.parents, "closed", closed)
-		}
+		shards = append(shards, out.Shards...)
 		if aws.ToString(out.NextToken) == "" {
-			break
+			return shards, nil
 		}
 		in = &kinesis.ListShardsInput{NextToken: out.NextToken}
+	}
+}
+
+// apply adds the listed shards not known yet. At the first listing of a
+// fresh job, shards start at the configured position; shards that appear
+// later start at their oldest record.
+func (e *enumerator) apply(shards []types.Shard) {
+	listed := map[string]bool{}
+	now := time.Now()
+	initial := !e.st.initialized
+	for _, s := range shards {
+		id := aws.ToString(s.ShardId)
+		listed[id] = true
+		if e.st.shards[id] != nil {
+			continue
+		}
+		sh := &shardInfo{}
+		for _, p := range []*string{s.ParentShardId, s.AdjacentParentShardId} {
+			if p := aws.ToString(p); p != "" {
+				sh.parents = append(sh.parents, p)
+			}
+		}
+		closed := s.SequenceNumberRange != nil && aws.ToString(s.SequenceNumberRange.EndingSequenceNumber) != ""
+		if initial {
+			switch e.cfg.start.kind {
+			case startTimestamp:
+				sh.startAt = max(e.cfg.start.at.UnixMilli(), 1)
+			case startLatest:
+				if closed {
+					sh.status = shardFinished
+				} else {
+					sh.startAt = now.UnixMilli()
+				}
+			}
+		}
+		e.st.shards[id] = sh
+		e.log.Debug("kinesis shard discovered", "stream", e.cfg.conn.stream, "shard", id, "parents", sh.parents, "closed", closed)
 	}
 	// Finished shards the stream no longer lists have expired: forget
 	// them (their children count them as finished).
@@ -185,8 +254,6 @@ func (e *enumerator) discover() error {
 		}
 	}
 	e.st.initialized = true
-	e.rediscover = false
-	return nil
 }
 
 // ready reports whether every parent of sh is finished (or expired).
@@ -224,27 +291,34 @@ func (e *enumerator) assignReady() {
 }
 
 // maybeEnd ends a bounded source (EndOfStream) once every shard is
-// finished and a fresh listing finds no other.
-func (e *enumerator) maybeEnd() error {
-	if e.cfg.end == nil || e.noMore || !e.st.initialized || !e.allFinished() {
-		return nil
-	}
-	if err := e.discover(); err != nil {
-		if f := e.cfg.conn.fatal("source", err); f != nil {
-			return f
-		}
-		return nil
+// finished and a listing started after that finds no other.
+func (e *enumerator) maybeEnd() {
+	if e.cfg.end == nil || e.noMore || !e.st.initialized {
+		return
 	}
 	if !e.allFinished() {
-		e.assignReady()
-		return nil
+		e.endAfter = 0
+		return
+	}
+	if e.endAfter == 0 {
+		e.endAfter = e.started
+		e.startListing()
+		if e.started == e.endAfter { // one was under way: the next
+			e.rediscover = true
+		}
+		return
+	}
+	if e.applied <= e.endAfter {
+		if !e.listing {
+			e.startListing()
+		}
+		return
 	}
 	e.noMore = true
 	for s := range e.ctx.Parallelism() {
 		e.ctx.NoMoreSplits(s)
 	}
 	e.log.Info("kinesis source: every shard ended", "stream", e.cfg.conn.stream)
-	return nil
 }
 
 func (e *enumerator) allFinished() bool {
@@ -265,4 +339,9 @@ func (e *enumerator) Snapshot(id int64) ([]byte, error) {
 	return e.st.encode(), nil
 }
 
-func (e *enumerator) Close() error { return nil }
+// Close stops a listing under way.
+func (e *enumerator) Close() error {
+	e.stop()
+	e.wg.Wait()
+	return nil
+}

@@ -36,6 +36,8 @@ type fakeAPI struct {
 	// inFlight and maxInFlight count concurrent PutRecords.
 	inFlight, maxInFlight int
 	putDelay              time.Duration
+	// hangList makes ListShards wait for its context.
+	hangList bool
 }
 
 type fakeShard struct {
@@ -81,8 +83,13 @@ func (s *fakeShard) add(data []byte) {
 		ApproximateArrivalTimestamp: aws.Time(time.UnixMilli(int64(1000 + len(s.recs))))})
 }
 
-func (f *fakeAPI) ListShards(_ context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
+func (f *fakeAPI) ListShards(ctx context.Context, in *kinesis.ListShardsInput, _ ...func(*kinesis.Options)) (*kinesis.ListShardsOutput, error) {
 	f.mu.Lock()
+	if f.hangList {
+		f.mu.Unlock()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	defer f.mu.Unlock()
 	f.count("ListShards")
 	out := &kinesis.ListShardsOutput{}

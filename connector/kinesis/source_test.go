@@ -38,7 +38,7 @@ func newHarness(t *testing.T, api API, enumState []byte, splits []connector.Spli
 	if h.rd, err = src.NewReader(h.rctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { h.rd.Close() })
+	t.Cleanup(func() { h.rd.Close(); h.enum.Close() })
 	if len(splits) > 0 {
 		if err := h.rd.AddSplits(splits); err != nil {
 			t.Fatal(err)
@@ -321,11 +321,15 @@ func TestEndOfStream(t *testing.T) {
 	h := newHarness(t, api, nil, nil, EndOfStream(func(b []byte) bool { return string(b) == "end" }))
 	h.assign()
 	h.pollUntil("the marker", h.released("shard-0"))
-	if err := h.enum.HandleSplitRequest(0); err != nil {
-		t.Fatal(err)
-	}
-	if !h.ectx.noMore[0] {
-		t.Fatal("no NoMoreSplits after every shard ended")
+	deadline := time.Now().Add(5 * time.Second)
+	for !h.ectx.noMore[0] {
+		if time.Now().After(deadline) {
+			t.Fatal("no NoMoreSplits after every shard ended")
+		}
+		if err := h.enum.HandleSplitRequest(0); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	h.rd.NoMoreSplits()
 	st, err := h.rd.PollNext(h.out)
@@ -334,6 +338,33 @@ func TestEndOfStream(t *testing.T) {
 	}
 	if !slices.Equal(h.out.vals, []string{"1"}) {
 		t.Errorf("read %v, want what came before the marker", h.out.vals)
+	}
+}
+
+// TestHangingListingDoesNotBlock: shard discovery runs beside the
+// enumerator's goroutine (which also drives checkpoints): a ListShards
+// that hangs holds up neither discovery rounds nor snapshots.
+func TestHangingListingDoesNotBlock(t *testing.T) {
+	api := &fakeAPI{}
+	api.addShard("shard-0", false, nil, "1")
+	h := newHarness(t, api, nil, nil)
+	api.mu.Lock()
+	api.hangList = true
+	api.mu.Unlock()
+	start := time.Now()
+	for range 5 {
+		if err := h.enum.(*enumerator).periodic(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.enum.Snapshot(1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("discovery rounds and snapshots took %v with ListShards hanging", d)
+	}
+	if got := h.enum.(*enumerator).started; got != 1 {
+		t.Errorf("%d listings started while one hangs, want 1", got)
 	}
 }
 
