@@ -96,11 +96,15 @@ func startEmulator() (string, error) {
 		_, err := cl.ListStreams(ctx, &kinesis.ListStreamsInput{})
 		cancel()
 		if err == nil {
+			// node keeps writing to the open file; only a failed start
+			// shows its log.
+			_ = os.Remove(logf.Name())
 			return addr, nil
 		}
 		if time.Now().After(deadline) {
 			emulatorStop()
 			b, _ := os.ReadFile(logf.Name())
+			_ = os.Remove(logf.Name())
 			return "", fmt.Errorf("the emulator did not answer on %s within 60s: %v; its log: %s", addr, err, tailString(string(b), 2000))
 		}
 		time.Sleep(100 * time.Millisecond)
