@@ -217,6 +217,11 @@ func (t *task) sourceLoop() error {
 		}
 		switch st {
 		case connector.MoreAvailable:
+			// A source that always has more, chained to operators that
+			// never block, would otherwise not notice a cancel.
+			if t.ctx.Err() != nil {
+				return context.Cause(t.ctx)
+			}
 			if err := t.maybeFlush(); err != nil {
 				return err
 			}

@@ -311,3 +311,38 @@ func TestStartingOverIsADecision(t *testing.T) {
 		t.Fatalf("fresh and restore: %v, want ErrConfig", err)
 	}
 }
+
+// TestCancelStopsABusyChain: a source that always has more, chained to
+// operators that never block, still ends when the job is cancelled.
+func TestCancelStopsABusyChain(t *testing.T) {
+	var n atomic.Int64
+	env := stream.New("busy", stream.WithParallelism(1), stream.WithLogger(quietLogger()))
+	stream.Map(stream.Generate(env, -1, func(i int64) int64 { return i }), func(i int64) int64 {
+		n.Add(1)
+		return i
+	}).SinkTo("out", discard{})
+	ctx, cancel := context.WithCancel(context.Background())
+	job, err := env.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return n.Load() > 10000 }, "records flowing")
+	cancel()
+	select {
+	case <-job.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the job did not end within 20s of its cancel")
+	}
+}
+
+type discard struct{}
+
+func (discard) Declare(bool) connector.Declaration {
+	return connector.Declaration{Guarantee: connector.AtLeastOnce, Reason: "drops everything"}
+}
+func (discard) NewWriter(connector.WriterContext, [][]byte) (connector.Writer[int64], error) {
+	return discard{}, nil
+}
+func (discard) Write(context.Context, int64, int64) error { return nil }
+func (discard) Flush(context.Context) error               { return nil }
+func (discard) Close() error                              { return nil }
