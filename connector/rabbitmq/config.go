@@ -18,6 +18,7 @@ func init() {
 		Docs: connector.Info{System: "RabbitMQ queues (AMQP 0-9-1)",
 			Cases: []connector.Case{
 				{Guarantee: connector.ExactlyOnce, When: "with checkpoints and dedupe_by (correlation_id or message_id on every message): acked when checkpoints complete, redelivered ids dropped by a keyed deduplication stage within dedupe_horizon, at any parallelism"},
+				{Guarantee: connector.ExactlyOnce, When: "streams: (RabbitMQ streams, stream protocol) with checkpoints: each stream's offset is checkpoint state, at any parallelism"},
 				{Guarantee: connector.AtLeastOnce, When: "with checkpoints, no dedupe_by: acked when the checkpoint holding the messages' effects completes; redelivered after a failure"},
 				{Guarantee: connector.AtMostOnce, When: "without checkpoints: auto-ack"},
 			}, Test: "RabbitMQ 3.10 server on 127.0.0.1:5672, SIGKILL torture tests"}})
@@ -38,7 +39,9 @@ const IDFieldName = "_rabbitmq_id"
 // pipelines; see package connector for the meaning of its tags.
 type SourceConfig struct {
 	URL           connector.Secret `yaml:"url"`
-	Queue         string           `yaml:"queue" required:"the queue to consume, e.g. queue: orders"`
+	Queue         string           `yaml:"queue"`
+	Streams       []string         `yaml:"streams"`
+	Start         string           `yaml:"start" enum:"first,next"`
 	Prefetch      int              `yaml:"prefetch" min:"0" max:"65535"`
 	ExpectedRate  int              `yaml:"expected_rate" min:"0"`
 	IDProperty    string           `yaml:"dedupe_by" enum:"correlation_id,message_id"`
@@ -146,6 +149,27 @@ func checkURL(c connector.ConfigCheck, url connector.Secret) {
 
 // Check implements connector.Checker.
 func (s *SourceConfig) Check(c connector.ConfigCheck) {
+	switch {
+	case s.Queue == "" && len(s.Streams) == 0:
+		c.Fail("queue", "missing; give queue: (a classic or quorum queue) or streams: (RabbitMQ streams)")
+	case s.Queue != "" && len(s.Streams) > 0:
+		c.Fail("streams", "give queue: or streams:, not both")
+	case len(s.Streams) > 0:
+		for _, k := range []string{"prefetch", "expected_rate", "dedupe_by", "dedupe_horizon", "heartbeat", "tls"} {
+			if c.Has(k) {
+				c.Fail(k, "goes with queue:, not streams: (a stream's offset is checkpoint state: streams are exactly-once without ids)")
+			}
+		}
+		if !c.Bad("url") {
+			if _, err := resolveStreamURL(string(s.URL)); err != nil {
+				c.Fail("url", "not a stream URL; streams: are read over the stream protocol: use rabbitmq-stream://user:password@host:5552/vhost (or leave it out: %s, else rabbitmq-stream://localhost:5552/)", EnvStreamURL)
+			}
+		}
+		return
+	}
+	if c.Has("start") {
+		c.Fail("start", "goes with streams: (a queue is read from its head)")
+	}
 	checkURL(c, s.URL)
 	if c.Has("dedupe_horizon") && s.IDProperty == "" && !c.Bad("dedupe_by") {
 		c.FailAt("dedupe_horizon", "dedupe_by", "missing; dedupe_horizon goes with dedupe_by: correlation_id or message_id")
@@ -159,7 +183,7 @@ var _ connector.Deduplicated = (*SourceConfig)(nil)
 // the keyed deduplication stage (the connector.Deduplicated capability of
 // YAML source configurations); ok is false without dedupe_by.
 func (s *SourceConfig) DedupeBy() (field string, horizon time.Duration, ok bool) {
-	if s.IDProperty == "" {
+	if s.IDProperty == "" || len(s.Streams) > 0 {
 		return "", 0, false
 	}
 	return IDFieldName, s.horizon(), true
@@ -200,9 +224,21 @@ func (s *SourceConfig) options(interval, timeout time.Duration) ([]SourceOption,
 	return opts, nil
 }
 
+func (s *SourceConfig) streamOptions() []StreamOption {
+	opts := []StreamOption{StreamURL(string(s.URL)), Streams(s.Streams...)}
+	if s.Start == "next" {
+		opts = append(opts, StartAtNext())
+	}
+	return opts
+}
+
 // NewSource implements connector.SourceConfig: a job without checkpoints
-// reads with auto-ack (at-most-once).
+// reads a queue with auto-ack (at-most-once).
 func (s *SourceConfig) NewSource(ctx connector.BuildContext) (connector.Source[connector.Record], error) {
+	if len(s.Streams) > 0 {
+		de := func(m *Message) (connector.Record, error) { return ctx.DecodeRecord(m.Body) }
+		return NewStreamSource(Deserializer[connector.Record](de), s.streamOptions()...)
+	}
 	interval, timeout := ctx.Checkpoints()
 	opts, err := s.options(interval, timeout)
 	if err != nil {
@@ -221,6 +257,13 @@ func (s *SourceConfig) NewSource(ctx connector.BuildContext) (connector.Source[c
 
 // Declare implements connector.Declarer.
 func (s *SourceConfig) Declare(checkpointing bool) connector.Declaration {
+	if len(s.Streams) > 0 {
+		src, err := NewStreamSource(Bytes(), s.streamOptions()...)
+		if err != nil {
+			return connector.Declaration{Guarantee: connector.AtMostOnce, Reason: err.Error()}
+		}
+		return src.Declare(checkpointing)
+	}
 	interval := time.Duration(0)
 	if checkpointing {
 		interval = defaultInterval
