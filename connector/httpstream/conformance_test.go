@@ -3,6 +3,7 @@ package httpstream
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/connectortest"
@@ -44,6 +45,22 @@ var sseCase = connectortest.Source[int]{
 	Number: func(v int) (int, error) { return v, nil },
 }
 
+// sseLiveCase is sseCase with a server that keeps the response open
+// with keep-alive comments after the last event (a live stream): the
+// source is unbounded, and the suite stops its jobs once the output holds
+// every record.
+var sseLiveCase = connectortest.Source[int]{
+	Name: "httpstream-sse-live",
+	Prepare: func(t testing.TB, id string, n int) connectortest.Params {
+		srv := newStreamServer(t, SSE, numbered(n), func(s *streamServer) { s.keepAlive = 20 * time.Millisecond })
+		return connectortest.Params{"url": srv.URL}
+	},
+	New: func(p connectortest.Params) (connector.Source[int], error) {
+		return NewSource(p["url"], number, WithFraming(SSE), ResumeFromLastEventID(), KeepAlive(20*time.Millisecond), fast)
+	},
+	Number: func(v int) (int, error) { return v, nil },
+}
+
 // ndjsonCase: a live NDJSON stream that sends each message once in all
 // (a reconnect continues where the stream is): at-most-once.
 var ndjsonCase = connectortest.Source[int]{
@@ -64,7 +81,10 @@ var ndjsonCase = connectortest.Source[int]{
 func init() {
 	connectortest.RegisterSource(sseCase)
 	connectortest.RegisterSource(ndjsonCase)
+	connectortest.RegisterSource(sseLiveCase)
 }
+
+func TestConformanceSSELive(t *testing.T) { connectortest.TestSource(t, sseLiveCase) }
 
 func TestConformanceSSELastEventID(t *testing.T) { connectortest.TestSource(t, sseCase) }
 

@@ -136,12 +136,15 @@
 // Against httptest servers: NDJSON and SSE framing (reads split anywhere,
 // CRLF, lines longer than the read buffer, fuzzed parsers), the
 // reconnection schedules on a fake clock (HTTP errors, 429 with
-// x-rate-limit-reset, network errors and giving up), stall detection,
-// Last-Event-ID on reconnect and after a restore, permanent statuses, the
-// token kept out of errors and logs, and the conformance suite
-// (connectortest) for the at-least-once SSE configuration (a server that
-// replays from Last-Event-ID, living in the test process, also for the
-// SIGKILL check) and the at-most-once NDJSON one. The X filtered stream is
+// x-rate-limit-reset, network errors and giving up), stall detection
+// (and none while the job applies backpressure), Last-Event-ID on
+// reconnect and after a restore, permanent statuses, the token kept out
+// of errors and logs, YAML runs (dead letters, secret headers), and the
+// conformance suite (connectortest) for the at-least-once SSE
+// configuration, bounded and live (a server that replays from
+// Last-Event-ID, living in the test process, also for the SIGKILL
+// check: SLUICE_TORTURE=long makes 100 kills), and the at-most-once
+// NDJSON one. The X filtered stream is
 // tested against a stand-in of its stream and rules endpoints: CRLF
 // framing, keep-alives, operational-disconnect messages, 429 with
 // x-rate-limit-reset, rules added and deleted, rejected rules, 401.

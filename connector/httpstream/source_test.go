@@ -461,3 +461,32 @@ func TestHealthyConnectionIsMadeAgainAtOnce(t *testing.T) {
 		t.Fatalf("waits %v, want 0, 250ms first", got)
 	}
 }
+
+// TestBackpressureIsNoStall: while the job applies backpressure the
+// source does not read, and that time does not count as a stall.
+func TestBackpressureIsNoStall(t *testing.T) {
+	const n = 3000
+	srv := newStreamServer(t, NDJSON, numbered(n), func(s *streamServer) { s.keepAlive = 10 * time.Millisecond })
+	src, err := NewSource(srv.URL, number, KeepAlive(30*time.Millisecond), StallTimeout(100*time.Millisecond), fast)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := stream.New("backpressure", stream.WithRestart(restart.None()), stream.WithLogger(slog.New(slog.DiscardHandler)))
+	out := sluicetest.NewSink[int]()
+	slow := stream.Map(stream.FromSource(env, "src", src, eventtime.NoWatermarks[int]()), func(v int) int {
+		if v == 500 || v == 1500 {
+			// The job stops taking records for three stall timeouts, with
+			// the source's queue full.
+			time.Sleep(300 * time.Millisecond)
+		}
+		return v
+	})
+	slow.SinkTo("out", out)
+	j := startEnv[int](t, env)
+	j.out = out
+	eventually(t, "every record", func() bool { return out.Len() >= n })
+	j.stop(t)
+	if requests, _, _ := srv.seen(); requests != 1 {
+		t.Fatalf("%d requests: the source reconnected while it waited on backpressure", requests)
+	}
+}
