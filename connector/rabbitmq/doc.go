@@ -122,11 +122,28 @@
 //
 // # RabbitMQ streams
 //
-// Queues of type stream are read as a second mode (StreamSource, stream.go)
-// over the stream protocol (port 5552, plugin rabbitmq_stream): the
-// stream is the split and the offset of the next message its state, so
-// it is exactly-once at any parallelism without ids, and nothing is
-// acknowledged.
+// Queues of type stream are read as a second mode, NewStreamSource, over
+// the stream protocol (port 5552, plugin rabbitmq_stream, which
+// scripts/rabbitmq-up enables): each stream is a split whose state is the
+// offset of its next message, so the source is exactly-once with
+// checkpoints at any parallelism without ids, and acknowledges nothing
+// (the broker keeps a stream's messages by its retention, whoever read
+// them). Streams go to readers by their position in Streams modulo the
+// parallelism; a restore at another parallelism moves them with their
+// offsets. Without checkpoints a stream starts at its first message
+// (at-least-once on restart) or, with StartAtNext, at the next one
+// (at-most-once). A consumer closed by the broker (a deleted stream, a
+// lost connection) fails the reader; the job restarts from its
+// checkpoint. Options: StreamURL (RABBITMQ_STREAM_URL, else
+// rabbitmq-stream://localhost:5552/, credentials as for URL), Streams
+// (required), StartAtNext.
+//
+//	source:
+//	  type: rabbitmq
+//	  url: rabbitmq-stream://guest:guest@localhost:5552/
+//	  streams: [events-0, events-1]
+//	  start: first                # or next
+//	  format: json
 //
 // # Sink
 //
@@ -168,6 +185,8 @@
 // checked record by record) of at-least-once at parallelism 2,
 // exactly-once by ids in reader state at parallelism 1, exactly-once by
 // the keyed stage at parallelism 3 on a quorum queue, and the sink's
-// at-least-once; and the conformance suite (connectortest) for the
-// at-least-once source and the sink.
+// at-least-once; SIGKILL torture of the YAML pipeline with dedupe_by at
+// parallelism 3 (the pipeline's keyed stage); and the conformance suite
+// (connectortest) for the at-least-once queue source, the stream source
+// (exactly-once, three streams at parallelism 2) and the sink.
 package rabbitmq
