@@ -9,7 +9,7 @@ STATICCHECK_VERSION := v0.8.2
 test: test-deps vet
 	$(GO) test -race -count=1 -timeout 12m $(PKGS)
 
-## test-deps: install what the tests need beyond Go modules (Debian's chromium)
+## test-deps: install and start what the tests need beyond Go modules (chromium, Redis, RabbitMQ, the Kinesis emulator)
 test-deps:
 	@bash scripts/test-deps
 
