@@ -648,3 +648,19 @@ func TestRequestShape(t *testing.T) {
 		t.Errorf("content type %q", ctype)
 	}
 }
+
+// TestFailover: with one of two nodes down, requests that fail on it are
+// sent again and reach the other.
+func TestFailover(t *testing.T) {
+	down := estest.NewServer()
+	downURL := down.URL
+	down.Close()
+	srv := newServer(t)
+	w := mustWriter(t, mustSink(t, JSON[doc](), append(fast(), URLs(downURL, srv.URL), Index("docs"), ID(docID), BatchActions(10))...), nil)
+	if err := writeAll(w, docs(100)...); err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.Count("docs"); n != 100 {
+		t.Fatalf("%d documents, want 100", n)
+	}
+}
