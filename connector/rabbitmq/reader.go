@@ -362,8 +362,15 @@ func (r *reader[T]) NotifyCheckpointComplete(checkpointID int64) error {
 	ch, gen, _ := r.channel()
 	tag, done := r.acks.complete(checkpointID, gen)
 	now := time.Now()
-	if tag == 0 || ch == nil {
-		r.acks.confirmed(done, gen, now) // nothing of this channel to acknowledge
+	if tag == 0 {
+		// Nothing of the current channel to acknowledge; the ids of lost
+		// channels' batches become orphans.
+		r.acks.confirmed(done, gen, now)
+		return nil
+	}
+	if ch == nil {
+		// Between connections: the broker delivers these messages again.
+		r.acks.lost(done, now)
 		return nil
 	}
 	err := ch.Ack(tag, true)
