@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -31,7 +32,11 @@ import (
 //   - a struct, or a pointer to one (nil when the key is absent): a
 //     mapping of its own options; a struct implementing [BoolForm] may
 //     also be given as true or false
+//   - map[string]string: a mapping of names to strings (enum applies to
+//     each value)
 //   - [Expr]: an expression over the records (CEL in YAML pipelines)
+//   - []NamedExpr: a mapping of names to expressions, in the order written
+//   - []Record: a list of records (mappings), their values YAML's
 //
 // Further tags:
 //
@@ -39,6 +44,17 @@ import (
 //     the hint says what to give
 //   - enum:"a,b,c": the allowed values of a string
 //   - min:"n", max:"n": bounds of a number or duration
+//   - mapping:"names to values" on a map: what it maps, for messages
+//   - expr:"index" on an Expr or []NamedExpr: the expressions are over
+//     i, the index of the record to make (an int), instead of a record;
+//     evaluate them with Eval(Record{"i": i})
+//
+// A type with Formats chooses its record format with the format: key; a
+// configuration may hold the choice in a string field tagged
+// yaml:"format", which YAML pipelines set. Of the formats, YAML pipelines
+// decode (sources) and encode (sinks) json and text themselves; any other
+// is the connector's own (e.g. the file connector's csv), and a source
+// reading one says what its records are by implementing [Typed].
 //
 // After decoding, a configuration implementing [Checker] checks what
 // tags cannot say (options that go together, files to read).
@@ -106,6 +122,46 @@ type Deduplicated interface {
 	DedupeBy() (field string, horizon time.Duration, ok bool)
 }
 
+// Typed is an optional capability of source configurations that know the
+// fields of their records (a CSV file's columns, a generator's
+// expressions): YAML pipelines check the expressions over them when the
+// file is loaded. ok false: not known (a schema: may say).
+type Typed interface {
+	RecordType() (t RecordType, ok bool)
+}
+
+// RecordType is what a source's configuration knows of its records.
+type RecordType struct {
+	// Fields are the fields of every record, in order.
+	Fields []Field
+	// From is the option the fields come from ("csv", "fields"), named in
+	// messages ("their fields (from source.csv)").
+	From string
+	// Maker names the source in messages about a schema: that disagrees
+	// with the fields, e.g. "the generator" (default "the source").
+	Maker string
+	// NoSchema, when not empty, refuses a schema: with this message (the
+	// fields are declared elsewhere); otherwise a schema: must agree with
+	// Fields, and YAML pipelines check each record against it.
+	NoSchema string
+}
+
+// Field is a field of the records and the type of its values: string,
+// int, double, bool, list, map or any.
+type Field struct {
+	Name     string
+	Type     string
+	Nullable bool // the value may also be null
+}
+
+// Listed is an optional capability of source configurations whose
+// records are written in the file (a collection's records:): YAML
+// pipelines check them against the source's schema: when the file is
+// loaded, each at its item of the option key.
+type Listed interface {
+	ListedRecords() (key string, records []Record)
+}
+
 // Checker is implemented by configurations that check what their tags
 // cannot say. Check reports every mistake to c.
 type Checker interface {
@@ -114,10 +170,11 @@ type Checker interface {
 
 // ConfigCheck receives the mistakes of a configuration. Keys are the
 // dotted paths of options inside the configuration ("topic",
-// "tls.ca_file").
+// "tls.ca_file"), with [n] for an item of a list ("csv.columns[2]").
 type ConfigCheck interface {
 	// Fail reports a mistake of the option at key: at its value, or at
-	// the mapping that should hold it when it is absent.
+	// the mapping that should hold it when it is absent. Key "" is the
+	// configuration itself (a mistake of no one option).
 	Fail(key, format string, args ...any)
 	// FailAt reports a mistake of the option at key at the value of the
 	// option at blame (e.g. a missing key_file at the cert_file that
@@ -171,13 +228,24 @@ type BuildContext interface {
 type Expr struct {
 	// Source is the expression as written.
 	Source string
-	eval   func(Record) (any, error)
+	// Type is the type of its values where the decoder knows it (see
+	// Field; "any" otherwise), e.g. to declare the fields a generator
+	// makes.
+	Type string
+	eval func(Record) (any, error)
+}
+
+// NamedExpr is an item of a []NamedExpr option: a name (a field of the
+// records to make) and its expression.
+type NamedExpr struct {
+	Name string
+	Expr Expr
 }
 
 // NewExpr returns the Expr of source, evaluated by eval. It is called by
 // the decoder of the configuration.
 func NewExpr(source string, eval func(Record) (any, error)) Expr {
-	return Expr{Source: source, eval: eval}
+	return Expr{Source: source, Type: "any", eval: eval}
 }
 
 // IsSet reports whether the option was given.
@@ -277,4 +345,43 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Suggest returns ` (did you mean "x"?)` for the allowed name x closest to
+// name (by edit distance, ignoring case, at most 2), or "": the hint of
+// messages about a misspelt key or value.
+func Suggest(name string, allowed []string) string {
+	best, bestD := "", 3
+	for _, a := range allowed {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(a)); d < bestD {
+			best, bestD = a, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 99
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

@@ -145,11 +145,11 @@ func uid(path string) string {
 
 func (b *builder) build() error {
 	p := b.p
-	s, err := b.source(p.Source)
+	s, par, err := b.source(p.Source)
 	if err != nil {
 		return err
 	}
-	s, par, err := b.steps(s, p.Source.Parallelism, p.Steps)
+	s, par, err = b.steps(s, par, p.Steps)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,9 @@ func process[I, O any](b *builder, s stream.Stream[I], name, id string, par int,
 	return out
 }
 
-func (b *builder) source(src *Source) (stream.Stream[Record], error) {
+// source adds the source and returns its records and the parallelism of
+// the operator that emits them.
+func (b *builder) source(src *Source) (stream.Stream[Record], int, error) {
 	var ws eventtime.Strategy[Record]
 	et := src.EventTime
 	if et != nil {
@@ -235,24 +237,70 @@ func (b *builder) source(src *Source) (stream.Stream[Record], error) {
 	}
 	s, err := src.impl.build(b, src, ws)
 	if err != nil {
-		return s, fmt.Errorf("%s: source: %w", b.p.File, err)
+		return s, 0, fmt.Errorf("%s: source: %w", b.p.File, err)
 	}
-	if et == nil {
-		return s, nil
-	}
-	// Records whose timestamp could not be read are bad records.
-	return process(b, s, "Check event time", "source-event-time", src.Parallelism,
-		func(ctx *stream.Context, v Record, out stream.Collector[Record]) error {
-			if ctx.Timestamp() == runtime.NoTimestamp {
-				_, err := et.timestamp(v)
-				if err == nil {
-					err = fmt.Errorf("the record has no event timestamp")
+	if et != nil {
+		// Records whose timestamp could not be read are bad records.
+		s = process(b, s, "Check event time", "source-event-time", src.Parallelism,
+			func(ctx *stream.Context, v Record, out stream.Collector[Record]) error {
+				if ctx.Timestamp() == runtime.NoTimestamp {
+					_, err := et.timestamp(v)
+					if err == nil {
+						err = fmt.Errorf("the record has no event timestamp")
+					}
+					return b.fail(ctx, "source.event_time", v, err)
 				}
-				return b.fail(ctx, "source.event_time", v, err)
+				out.Collect(v)
+				return nil
+			})
+	}
+	if r, ok := src.impl.(*registeredSource); ok {
+		if dd, ok := r.cfg.(connector.Deduplicated); ok {
+			if field, horizon, on := dd.DedupeBy(); on {
+				return b.dedupeSource(s, src, field, horizon), 0, nil
 			}
-			out.Collect(v)
+		}
+	}
+	return s, src.Parallelism, nil
+}
+
+// sourceID is the UID of the source.
+func sourceID(src *Source) string {
+	if src.UID == "" {
+		return "source"
+	}
+	return src.UID
+}
+
+// dedupeSource routes the records of src by their id, field, through a
+// deduplication stage at the job's parallelism (connector.Deduplicated),
+// and removes field after it. A record whose id is missing or not a
+// string is a bad record.
+func (b *builder) dedupeSource(s stream.Stream[Record], src *Source, field string, horizon time.Duration) stream.Stream[Record] {
+	id := sourceID(src)
+	where := fmt.Sprintf("source (%s).%s", src.Name, field)
+	ids := process(b, s, "Check id ("+field+")", id+"-dedupe-id", src.Parallelism,
+		func(ctx *stream.Context, v Record, out stream.Collector[wireRecord]) error {
+			x, ok := v[field]
+			if str, isStr := x.(string); !ok || !isStr || str == "" {
+				what := "missing"
+				switch {
+				case x == "":
+					what = "empty"
+				case ok:
+					what = typeName(x) + ", not a string"
+				}
+				return b.fail(ctx, where, v, fmt.Errorf("no id to deduplicate by: the %s source's field %q is %s", src.Type, field, what))
+			}
+			out.Collect(wireRecord{r: v})
 			return nil
-		}), nil
+		})
+	dd := stream.Deduplicate(ids, func(w wireRecord) string { s, _ := w.r[field].(string); return s }, horizon).
+		Name(fmt.Sprintf("deduplicate by %s within %v", field, horizon)).UID(id + "-dedupe")
+	return stream.Map(dd, func(w wireRecord) Record {
+		delete(w.r, field)
+		return w.r
+	}).Name("Drop " + field).UID(id + "-dedupe-drop")
 }
 
 func (et *EventTime) timestamp(v Record) (int64, error) {

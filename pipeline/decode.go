@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/sluicehq/sluice/connector"
 	"math"
 	"slices"
 	"strconv"
@@ -83,41 +84,7 @@ func (d *decoder) object(n *node, path string, allowed ...string) *obj {
 }
 
 // suggest returns ` (did you mean "x"?)` for a close allowed name.
-func suggest(k string, allowed []string) string {
-	best, bestD := "", 3
-	for _, a := range allowed {
-		if d := editDistance(strings.ToLower(k), strings.ToLower(a)); d < bestD {
-			best, bestD = a, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 99
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
+func suggest(k string, allowed []string) string { return connector.Suggest(k, allowed) }
 
 // get returns the node of key, nil when absent (or null).
 func (o *obj) get(key string) *node {

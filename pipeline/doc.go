@@ -22,23 +22,29 @@
 // The YAML text is parsed with goccy/go-yaml into its AST, converted into
 // a small tree that keeps positions (node.go), with ${VAR} and
 // ${VAR:-default} interpolated in every scalar, then decoded by hand
-// (decode.go, spec.go, stepspec.go, sections.go, connectors.go, csv.go,
-// schema.go). Records that cross a network edge keep their types in the
+// (decode.go, spec.go, stepspec.go, sections.go, schema.go); the options
+// of sources and sinks are decoded into their typed configurations
+// (config.go). Records that cross a network edge keep their types in the
 // in-flight state of unaligned checkpoints (wire.go).
 //
 // # Connectors
 //
-// The generator (collection), file and socket source types and the file
-// sink type are built in. Every other type comes from the connector
-// registry (connector.RegisterSource, connector.RegisterSink): a program
-// links a connector package to use its types, e.g.
+// Package pipeline knows no connector: every source and sink type comes
+// from the connector registry (connector.RegisterSource,
+// connector.RegisterSink), and a program links a connector package to use
+// its types. Package builtin links those that need no client library of
+// an external system (generator/collection, file, socket, stdout):
 //
 //	import (
-//		_ "github.com/sluicehq/sluice/connector/kafka"  // type: kafka
-//		_ "github.com/sluicehq/sluice/connector/stdout" // type: stdout
+//		_ "github.com/sluicehq/sluice/connector/kafka"   // type: kafka
+//		_ "github.com/sluicehq/sluice/pipeline/builtin" // generator, file, socket, stdout
 //	)
 //
-// The options of a registered type are decoded into its typed
-// configuration by its struct tags (config.go), with the same mistakes as
-// every other key. The sluice binary links every connector.
+// The options of a type are decoded into its typed configuration by its
+// struct tags (config.go), with the same mistakes as every other key. What
+// a configuration knows of its records (connector.Typed, connector.Listed)
+// is checked against the source's schema: and types the expressions; a
+// configuration that asks for deduplication (connector.Deduplicated)
+// gets a keyed deduplication stage after the source (build.go). The
+// sluice binary links every connector.
 package pipeline

@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/connector/collection"
+	"github.com/sluicehq/sluice/connector/file"
 )
 
 func env(vars map[string]string) LoadOption {
@@ -60,7 +63,7 @@ func TestConfigErrors(t *testing.T) {
 		{"CEL type", minimal + "steps:\n  - filter: \"'a' + 'b'\"\n",
 			nil, []string{"p.yaml:10: steps[0].filter:", "must be a bool"}},
 		{"unknown connector", strings.Replace(minimal, "type: stdout", "type: stdot", 1),
-			nil, []string{"p.yaml:8: sink.type: unknown sink type \"stdot\"", `did you mean "stdout"`, "use one of: file, kafka, socket, stdout"}},
+			nil, []string{"p.yaml:8: sink.type: unknown sink type \"stdot\"", `did you mean "stdout"`, "use one of: "+registeredSinks()}},
 		{"unknown source", strings.Replace(minimal, "type: generator", "type: rabbit", 1),
 			nil, []string{"p.yaml:3: source.type: unknown source type \"rabbit\"", "use one of: collection, file, generator"}},
 		{"missing variable", minimal + "checkpoints:\n  interval: 1s\n  storage: ${CKPT_DIR}\n",
@@ -228,7 +231,7 @@ sink:
 	if p.Name != "fallback" || p.Parallelism != 3 {
 		t.Errorf("name %q parallelism %d", p.Name, p.Parallelism)
 	}
-	if got := p.Sink.impl.(*fileSink).path; got != "/tmp/o/x" {
+	if got := p.Sink.impl.(*registeredSink).cfg.(*file.SinkConfig).Path; got != "/tmp/o/x" {
 		t.Errorf("path %q", got)
 	}
 	// An empty variable takes the default.
@@ -247,7 +250,7 @@ func TestSet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Parallelism != 4 || p.Checkpoints.Interval.String() != "2s" || len(p.Source.impl.(*generatorSource).fields) != 2 {
+	if p.Parallelism != 4 || p.Checkpoints.Interval.String() != "2s" || len(p.Source.impl.(*registeredSource).cfg.(*collection.GeneratorConfig).Fields) != 2 {
 		t.Errorf("got %+v %+v", p, p.Checkpoints)
 	}
 	_, err = Parse("p.yaml", []byte(minimal), WithSet("parallelism=zero"))
@@ -281,7 +284,11 @@ steps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fieldNames(p.Steps[0].fields); got != "a, i, b" {
+	var names []string
+	for _, f := range p.Steps[0].fields {
+		names = append(names, f.name)
+	}
+	if got := strings.Join(names, ", "); got != "a, i, b" {
 		t.Errorf("merged map fields: %q", got)
 	}
 	if _, err := Parse("p.yaml", []byte("a: *nope\n")); err == nil || !strings.Contains(err.Error(), "p.yaml:1") {

@@ -482,8 +482,46 @@ func suggestField(f string, names []string) string {
 		return ""
 	}
 	best := s[len(` (did you mean "`) : len(s)-len(`"?)`)]
-	if editDistance(strings.ToLower(f), strings.ToLower(best)) >= len(f) {
+	if !closerThanLen(strings.ToLower(f), strings.ToLower(best)) {
 		return ""
 	}
 	return s
+}
+
+// closerThanLen reports whether the edit distance of a and b (at most 2
+// apart, see connector.Suggest) is less than len(a).
+func closerThanLen(a, b string) bool {
+	if len(a) > 2 {
+		return true
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)] < len(a)
+}
+
+// article names a value of the type typ in messages: "an integer".
+func article(typ string) string {
+	switch typ {
+	case "int":
+		return "an integer"
+	case "float":
+		return "a number"
+	case "bool":
+		return "a boolean (true or false)"
+	}
+	return "a " + typ
 }

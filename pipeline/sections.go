@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluicehq/sluice/checkpoint/coordinator"
 	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/restart"
@@ -138,8 +137,8 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 		return c
 	}
 	c.Interval = d.duration(o, "interval", 0, 0)
-	if c.Interval > 0 && c.Interval < coordinator.MinInterval {
-		d.fail(o.get("interval"), o.at("interval"), "%v is too short; it must be 0s (no checkpoints) or at least %v", c.Interval, coordinator.MinInterval)
+	if c.Interval > 0 && c.Interval < minCheckpointInterval {
+		d.fail(o.get("interval"), o.at("interval"), "%v is too short; it must be 0s (no checkpoints) or at least %v", c.Interval, minCheckpointInterval)
 	}
 	if n != nil && n.kind == kindMap && !o.has("interval") {
 		d.fail(n, "checkpoints.interval", "missing; checkpoints need an interval, e.g. interval: 10s")
@@ -160,7 +159,7 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	}
 	c.Storage = d.str(o, "storage", "")
 	c.Retain = int(d.integer(o, "retain", 0, 1, math.MaxInt32))
-	c.Timeout = d.duration(o, "timeout", 0, coordinator.MinInterval)
+	c.Timeout = d.duration(o, "timeout", 0, minCheckpointInterval)
 	c.MinPause = d.duration(o, "min_pause", 0, 0)
 	c.MaxConcurrent = int(d.integer(o, "max_concurrent", 0, 1, 1000))
 	c.TolerableFailures = int(d.integer(o, "tolerable_failures", 0, -1, math.MaxInt32))
@@ -172,6 +171,12 @@ func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
 	}
 	return c
 }
+
+// minCheckpointInterval is the shortest checkpoint interval and timeout
+// the runtime accepts (checkpoint/coordinator.MinInterval, which the
+// runtime checks again when the job starts); it is here so that a shorter
+// one is a mistake with its line.
+const minCheckpointInterval = 10 * time.Millisecond
 
 var restartStrategies = []string{"none", "fixed-delay", "exponential-backoff", "failure-rate"}
 

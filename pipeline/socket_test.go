@@ -89,7 +89,7 @@ dead_letter: {type: file, path: "${OUT}-bad"}
 		}
 	}
 	bad := readParts(t, out+"-bad")
-	if len(bad) != 1 || !strings.Contains(bad[0], `"raw":"{\"line\":\"not json\"}"`) || !strings.Contains(bad[0], addr) {
+	if len(bad) != 1 || !strings.Contains(bad[0], `"raw":"not json"`) || !strings.Contains(bad[0], addr) {
 		t.Errorf("dead letters %v", bad)
 	}
 }

@@ -111,7 +111,7 @@ func TestPlanExamples(t *testing.T) {
 			}
 			// The flagship's chain forks into its two branches: the plan
 			// must show the fork, not a line through both.
-			if f == "../../examples/flagship.yaml" && !strings.Contains(out, "Check event time -> (4), (5)") {
+			if f == "../../examples/flagship.yaml" && !strings.Contains(out, "Check event time -> (2), (3)") {
 				t.Errorf("plan output does not show the forked chain:\n%s", out)
 			}
 		})

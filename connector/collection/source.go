@@ -28,6 +28,7 @@ const defaultPollSize = 256
 type Source[T any] struct {
 	n          int64
 	newFn      func() (func(i int64) T, error) // called once per reader
+	newBadFn   func() (func(i int64) (T, *connector.BadRecord), error)
 	rate       float64                         // records per second per reader; 0 = unlimited
 	ts         func(i int64) int64
 	interleave bool
@@ -123,6 +124,16 @@ func GeneratePerReader[T any](n int64, newFn func() (func(i int64) T, error), op
 		opt(&o)
 	}
 	return &Source[T]{n: n, newFn: newFn, rate: o.rate, ts: o.ts, interleave: o.interleave, pollSize: o.pollSize, name: o.name}
+}
+
+// GenerateOrReject is GeneratePerReader for a generator that may fail:
+// the function newFn returns gives the value of index i, or a bad record,
+// which is reported (connector.ReaderOutput.Reject: to the job's
+// dead-letter output, or failing the job) instead of a value.
+func GenerateOrReject[T any](n int64, newFn func() (func(i int64) (T, *connector.BadRecord), error), opts ...Option) *Source[T] {
+	s := GeneratePerReader[T](n, nil, opts...)
+	s.newBadFn = newFn
+	return s
 }
 
 // with returns a copy of s with opt applied.
@@ -298,7 +309,13 @@ func (e *enumerator) Close() error { return nil }
 // NewReader creates the reader of one subtask, a *Reader[T], with a
 // generator of its own (GeneratePerReader).
 func (s *Source[T]) NewReader(connector.ReaderContext) (connector.Reader[T], error) {
-	fn, err := s.newFn()
+	r := &Reader[T]{src: s, avail: make(chan struct{}, 1)}
+	var err error
+	if s.newBadFn != nil {
+		r.badFn, err = s.newBadFn()
+	} else {
+		r.fn, err = s.newFn()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -306,7 +323,8 @@ func (s *Source[T]) NewReader(connector.ReaderContext) (connector.Reader[T], err
 	if c == nil {
 		c = systemClock{}
 	}
-	return &Reader[T]{src: s, fn: fn, avail: make(chan struct{}, 1), pace: pacer{rate: s.rate, clock: c}}, nil
+	r.pace = pacer{rate: s.rate, clock: c}
+	return r, nil
 }
 
 // Reader reads the splits of a Source assigned to one source subtask;
@@ -316,6 +334,7 @@ func (s *Source[T]) NewReader(connector.ReaderContext) (connector.Reader[T], err
 type Reader[T any] struct {
 	src    *Source[T]
 	fn     func(i int64) T
+	badFn  func(i int64) (T, *connector.BadRecord) // GenerateOrReject: instead of fn
 	splits []*readerSplit
 	turn   int // index of the split whose turn it is
 	noMore bool
@@ -403,7 +422,12 @@ func (r *Reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 	if sp.End >= 0 {
 		end = min(end, sp.End)
 	}
-	if fn, ts := r.fn, r.src.ts; ts != nil {
+	if r.badFn != nil {
+		var err error
+		if i, err = r.emitOrReject(out, so, i, end, stride); err != nil {
+			return 0, err
+		}
+	} else if fn, ts := r.fn, r.src.ts; ts != nil {
 		for ; i < end; i += stride {
 			so.CollectAt(fn(i), ts(i))
 		}
@@ -430,6 +454,27 @@ func (r *Reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 		}
 	}
 	return connector.MoreAvailable, nil
+}
+
+// emitOrReject emits the values of the indexes i, i+stride, ... below
+// end, or rejects their bad records, and returns the next index; or the
+// error of a bad record without a dead-letter output.
+func (r *Reader[T]) emitOrReject(out connector.ReaderOutput[T], so connector.SplitOutput[T], i, end, stride int64) (int64, error) {
+	ts := r.src.ts
+	for ; i < end; i += stride {
+		v, bad := r.badFn(i)
+		switch {
+		case bad != nil:
+			if err := out.Reject(*bad); err != nil {
+				return i, err
+			}
+		case ts != nil:
+			so.CollectAt(v, ts(i))
+		default:
+			so.Collect(v)
+		}
+	}
+	return i, nil
 }
 
 func (r *Reader[T]) wakeAt(t time.Time) {

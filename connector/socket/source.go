@@ -13,12 +13,6 @@ import (
 	"github.com/sluicehq/sluice/connector"
 )
 
-func init() {
-	connector.Register(connector.Info{Name: "socket", Role: "source", System: "TCP, newline-delimited text",
-		Cases: []connector.Case{{Guarantee: connector.AtMostOnce, When: "always: the stream cannot be replayed"}},
-		Test:  "loopback TCP server"})
-}
-
 // sourceOptions are the settings of a socket source.
 type sourceOptions struct {
 	MaxLineBytes        int
@@ -116,12 +110,22 @@ func (e *enumerator) Close() error                   { return nil }
 
 // NewReader returns the reader of one subtask.
 func (s *Source) NewReader(ctx connector.ReaderContext) (connector.Reader[string], error) {
-	c, cancel := context.WithCancel(ctx.Context())
-	return &reader{src: s, log: ctx.Logger(), ctx: c, cancel: cancel, avail: make(chan struct{}, 1)}, nil
+	return newReader(s, ctx, func(text string) (string, error) { return text, nil }), nil
 }
 
-type reader struct {
+func newReader[T any](s *Source, ctx connector.ReaderContext, conv func(string) (T, error)) *reader[T] {
+	c, cancel := context.WithCancel(ctx.Context())
+	return &reader[T]{src: s, conv: conv, log: ctx.Logger(), ctx: c, cancel: cancel, avail: make(chan struct{}, 1)}
+}
+
+// errSkip is returned by a reader's conv for a line that is no record.
+var errSkip = errors.New("skip this line")
+
+// reader reads the lines of a Source, each converted by conv: an error
+// makes the line a bad record (errSkip: skipped).
+type reader[T any] struct {
 	src    *Source
+	conv   func(string) (T, error)
 	log    *slog.Logger
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -143,9 +147,9 @@ type line struct {
 	bad  error
 }
 
-func (r *reader) Start() error { return nil }
+func (r *reader[T]) Start() error { return nil }
 
-func (r *reader) AddSplits(splits []connector.Split) error {
+func (r *reader[T]) AddSplits(splits []connector.Split) error {
 	if len(splits) > 0 && !r.running {
 		r.running = true
 		r.wg.Add(1)
@@ -154,14 +158,14 @@ func (r *reader) AddSplits(splits []connector.Split) error {
 	return nil
 }
 
-func (r *reader) NoMoreSplits() {
+func (r *reader[T]) NoMoreSplits() {
 	r.mu.Lock()
 	r.noMore = true
 	r.mu.Unlock()
 	r.signal()
 }
 
-func (r *reader) signal() {
+func (r *reader[T]) signal() {
 	select {
 	case r.avail <- struct{}{}:
 	default:
@@ -169,7 +173,7 @@ func (r *reader) signal() {
 }
 
 // loop connects, reads lines, and reconnects with backoff.
-func (r *reader) loop() {
+func (r *reader[T]) loop() {
 	defer r.wg.Done()
 	backoff, failures, conns := r.src.opts.Backoff, 0, 0
 	for r.ctx.Err() == nil {
@@ -209,7 +213,7 @@ func (r *reader) loop() {
 	}
 }
 
-func (r *reader) read(conn net.Conn, id int) {
+func (r *reader[T]) read(conn net.Conn, id int) {
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, min(64<<10, r.src.opts.MaxLineBytes)), r.src.opts.MaxLineBytes)
 	var n int64
@@ -226,35 +230,46 @@ func (r *reader) read(conn net.Conn, id int) {
 	}
 }
 
-func (r *reader) push(l line) {
+func (r *reader[T]) push(l line) {
 	r.mu.Lock()
 	r.lines = append(r.lines, l)
 	r.mu.Unlock()
 	r.signal()
 }
 
-func (r *reader) fail(err error) {
+func (r *reader[T]) fail(err error) {
 	r.mu.Lock()
 	r.err = err
 	r.mu.Unlock()
 	r.signal()
 }
 
-func (r *reader) PollNext(out connector.ReaderOutput[string]) (connector.InputStatus, error) {
+func (r *reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStatus, error) {
 	r.mu.Lock()
 	lines := r.lines
 	r.lines = nil
 	err, done, noMore, running := r.err, r.done, r.noMore, r.running
 	r.mu.Unlock()
 	for _, l := range lines {
-		if l.bad != nil {
-			bad := connector.BadRecord{Source: "socket", Location: fmt.Sprintf("%s connection %d line %d", r.src.addr, l.conn, l.n), Error: l.bad.Error()}
-			if err := out.Reject(bad); err != nil {
-				return 0, err
+		bad := l.bad
+		if bad == nil {
+			v, err := r.conv(l.text)
+			if err == nil {
+				out.Collect(v)
+				continue
 			}
-			continue
+			if err == errSkip {
+				continue
+			}
+			bad = err
 		}
-		out.Collect(l.text)
+		br := connector.BadRecord{Source: "socket", Location: fmt.Sprintf("%s connection %d line %d", r.src.addr, l.conn, l.n), Error: bad.Error()}
+		if l.bad == nil {
+			br.Raw = []byte(l.text)
+		}
+		if err := out.Reject(br); err != nil {
+			return 0, err
+		}
 	}
 	switch {
 	case err != nil:
@@ -271,17 +286,17 @@ func (r *reader) PollNext(out connector.ReaderOutput[string]) (connector.InputSt
 	return connector.NothingAvailable, nil
 }
 
-func (r *reader) Available() <-chan struct{} { return r.avail }
+func (r *reader[T]) Available() <-chan struct{} { return r.avail }
 
 // SnapshotState: a socket has no position to save.
-func (r *reader) SnapshotState(int64) ([]connector.Split, error) {
+func (r *reader[T]) SnapshotState(int64) ([]connector.Split, error) {
 	if r.running {
 		return []connector.Split{split{}}, nil
 	}
 	return nil, nil
 }
 
-func (r *reader) Close() error {
+func (r *reader[T]) Close() error {
 	r.cancel()
 	r.wg.Wait()
 	return nil
