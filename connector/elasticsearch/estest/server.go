@@ -310,7 +310,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.bulk(w, r, def)
 	case len(parts) == 3 && parts[1] == "_doc" && r.Method == http.MethodGet:
 		s.getDoc(w, parts[0], parts[2])
-	case len(parts) == 2 && parts[1] == "_count" && r.Method == http.MethodGet:
+	case len(parts) == 2 && parts[1] == "_count" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.mu.Lock()
 		ix := s.indices[parts[0]]
 		n := 0

@@ -378,3 +378,56 @@ func FuzzParseBulk(f *testing.F) {
 		}
 	})
 }
+
+// TestDocumentEndpoints: PUT and HEAD of an index, GET of a document and
+// of the count, over HTTP with the official client.
+func TestDocumentEndpoints(t *testing.T) {
+	s := NewServer(NoAutoCreate())
+	defer s.Close()
+	cl := client(t, s, elasticsearch.Config{})
+	status := func(res interface{ String() string }, err error) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.SplitN(res.String(), " ", 2)[0]
+	}
+	if got := status(cl.Indices.Exists([]string{"idx"})); got != "[404" {
+		t.Errorf("HEAD of a missing index: %s", got)
+	}
+	if got := status(cl.Indices.Create("idx")); got != "[200" {
+		t.Errorf("PUT: %s", got)
+	}
+	if got := status(cl.Indices.Exists([]string{"idx"})); got != "[200" {
+		t.Errorf("HEAD: %s", got)
+	}
+	res, err := cl.Bulk(strings.NewReader("{\"index\":{\"_index\":\"idx\",\"_id\":\"a\"}}\n{\"x\":1}\n{\"index\":{\"_index\":\"other\",\"_id\":\"a\"}}\n{\"x\":1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), "index_not_found_exception") {
+		t.Errorf("a write to a missing index without auto-creation: %s", b)
+	}
+	res, err = cl.Get("idx", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `"_source":{"x":1}`) || !strings.Contains(string(b), `"found":true`) {
+		t.Errorf("GET: %s", b)
+	}
+	if got := status(cl.Get("idx", "nope")); got != "[404" {
+		t.Errorf("GET of a missing document: %s", got)
+	}
+	res, err = cl.Count(cl.Count.WithIndex("idx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `"count":1`) {
+		t.Errorf("count: %s", b)
+	}
+}
