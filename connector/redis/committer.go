@@ -67,6 +67,16 @@ return {1, applied}
 
 var script = redis.NewScript(applyScript)
 
+// maxScript records checkpoint ARGV[1] as applied in the fence KEYS[1]
+// (field max), with the fence TTL ARGV[2] in ms (0: none).
+var maxScript = redis.NewScript(`
+local m = tonumber(redis.call('HGET', KEYS[1], 'max') or '0')
+if tonumber(ARGV[1]) > m then redis.call('HSET', KEYS[1], 'max', ARGV[1]) end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`)
+
 // committer applies the committables of completed checkpoints.
 type committer struct {
 	cfg  *config
@@ -113,26 +123,57 @@ func (c *committer) apply(ctx context.Context, checkpointID int64, cm *committab
 	cl := c.client()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.commitTO)
 	defer cancel()
+	if c.spec.mode != Cluster {
+		return c.applyFenced(ctx, cl, checkpointID, cm.fence, cm.prune, cm.cmds)
+	}
+	// Redis Cluster runs a script on keys of one hash slot: the commands
+	// are applied slot by slot (in the order each slot first appears; a
+	// key's commands keep their order), each slot's under a fence of its
+	// own in that slot (the lineage's fence key with a hash tag of the
+	// slot). The lineage's fence key then records the checkpoint as
+	// applied (field max).
+	groups := map[int][][]string{}
+	var order []int
+	for _, cmd := range cm.cmds {
+		s := slotOf(cmdKey(cmd))
+		if _, ok := groups[s]; !ok {
+			order = append(order, s)
+		}
+		groups[s] = append(groups[s], cmd)
+	}
+	for _, s := range order {
+		if err := c.applyFenced(ctx, cl, checkpointID, cm.fence+":{"+slotTag(s)+"}", cm.prune, groups[s]); err != nil {
+			return err
+		}
+	}
+	args := []any{strconv.FormatInt(checkpointID, 10), strconv.FormatInt(c.cfg.fenceTTL.Milliseconds(), 10)}
+	return retry(ctx, func() error {
+		return classify(maxScript.Run(ctx, cl, []string{cm.fence}, args...).Err(), []string{"EVALSHA", cm.fence}, c.spec.where)
+	})
+}
+
+// applyFenced applies cmds under fence, in chunks.
+func (c *committer) applyFenced(ctx context.Context, cl redis.UniversalClient, checkpointID int64, fence string, prune int64, cmds [][]string) error {
 	chunk, start, size := 0, 0, 0
-	for i, cmd := range cm.cmds {
+	for i, cmd := range cmds {
 		if i > start && (i-start >= c.cfg.maxTxCmds || size+argsSize(cmd) > c.cfg.maxTxBytes) {
-			if err := c.applyChunk(ctx, cl, checkpointID, chunk, cm, cm.cmds[start:i]); err != nil {
+			if err := c.applyChunk(ctx, cl, checkpointID, chunk, fence, prune, cmds[start:i]); err != nil {
 				return err
 			}
 			chunk, start, size = chunk+1, i, 0
 		}
 		size += argsSize(cmd)
 	}
-	return c.applyChunk(ctx, cl, checkpointID, chunk, cm, cm.cmds[start:])
+	return c.applyChunk(ctx, cl, checkpointID, chunk, fence, prune, cmds[start:])
 }
 
-func (c *committer) applyChunk(ctx context.Context, cl redis.UniversalClient, checkpointID int64, chunk int, cm *committable, cmds [][]string) error {
+func (c *committer) applyChunk(ctx context.Context, cl redis.UniversalClient, checkpointID int64, chunk int, fence string, prune int64, cmds [][]string) error {
 	n := 5
 	for _, cmd := range cmds {
 		n += 1 + len(cmd)
 	}
 	args := make([]any, 0, n)
-	args = append(args, strconv.FormatInt(checkpointID, 10), strconv.Itoa(chunk), strconv.FormatInt(cm.prune, 10),
+	args = append(args, strconv.FormatInt(checkpointID, 10), strconv.Itoa(chunk), strconv.FormatInt(prune, 10),
 		strconv.FormatInt(c.cfg.fenceTTL.Milliseconds(), 10), strconv.Itoa(len(cmds)))
 	for _, cmd := range cmds {
 		args = append(args, strconv.Itoa(len(cmd)))
@@ -140,11 +181,11 @@ func (c *committer) applyChunk(ctx context.Context, cl redis.UniversalClient, ch
 			args = append(args, a)
 		}
 	}
-	keys := []string{cm.fence}
+	keys := []string{fence}
 	return retry(ctx, func() error {
 		res, err := script.Run(ctx, cl, keys, args...).Slice()
 		if err != nil {
-			return classify(err, []string{"EVALSHA", cm.fence}, c.spec.where)
+			return classify(err, []string{"EVALSHA", fence}, c.spec.where)
 		}
 		if len(res) == 3 {
 			if status, _ := res[0].(int64); status == 2 {
@@ -154,7 +195,7 @@ func (c *committer) applyChunk(ctx context.Context, cl redis.UniversalClient, ch
 				if i >= 0 && int(i) < len(cmds) {
 					cmd = cmds[i]
 				}
-				where := fmt.Sprintf("%s (fence %s, checkpoint %d, chunk %d, command %d)", c.spec.where, cm.fence, checkpointID, chunk, i)
+				where := fmt.Sprintf("%s (fence %s, checkpoint %d, chunk %d, command %d)", c.spec.where, fence, checkpointID, chunk, i)
 				return classify(replyError(msg), cmd, where)
 			}
 		}

@@ -22,7 +22,7 @@ func init() {
 		Config: func() connector.SinkConfig { return &SinkConfig{Delivery: "at-least-once", Mode: "standalone"} },
 		Docs: connector.Info{System: "Redis (go-redis): standalone, Sentinel, Cluster",
 			Cases: []connector.Case{
-				{Guarantee: connector.ExactlyOnce, When: "delivery: exactly-once with checkpoints (not in Cluster mode): a checkpoint's commands applied when it completes, in Lua scripts fenced per (writer lineage, checkpoint, chunk)"},
+				{Guarantee: connector.ExactlyOnce, When: "delivery: exactly-once with checkpoints: a checkpoint's commands applied when it completes, in Lua scripts fenced per (writer lineage, checkpoint, chunk; on Cluster per hash slot)"},
 				{Guarantee: connector.ExactlyOnce, When: "set, hset, sadd, zadd, del whose key, field, member, score and value depend only on the record: replays overwrite with the same values"},
 				{Guarantee: connector.AtLeastOnce, When: "xadd, lpush, rpush, incrby, hincrby, publish, expire: pipelined, drained on every barrier"},
 			}, Test: "real Redis server (redis-server 7), SIGKILL torture tests (INCRBY exactly-once, RPUSH at-least-once)"}})
@@ -138,10 +138,6 @@ func (s *SinkConfig) Check(c connector.ConfigCheck) {
 	}
 	if (op == Del || op == Publish) && c.Has("ttl") {
 		c.Fail("ttl", "%s takes no ttl", s.Command)
-	}
-	if s.Mode == string(Cluster) && s.Delivery == "exactly-once" && !c.Bad("mode", "delivery") {
-		c.FailAt("delivery", "delivery", "exactly-once is not available with mode: cluster: a checkpoint's commands and their fence key are applied in one Lua script, "+
-			"which Redis Cluster runs only on keys of one hash slot; use at-least-once (set, hset, sadd, zadd and del are exactly-once with it) or a standalone or Sentinel server")
 	}
 	if s.Delivery != "exactly-once" {
 		for _, k := range []string{"max_transaction_commands", "max_pending_bytes", "fence_ttl"} {

@@ -106,7 +106,6 @@ func TestYAMLMistakes(t *testing.T) {
 		{"redis://127.0.0.1:6379/0", "  command: getset\n  key: user\n", "command"},
 		{"redis://127.0.0.1:6379/0", "  command: del\n  key: user\n  ttl: 1h\n", "takes no ttl"},
 		{"redis://127.0.0.1:6379/0", "  command: incrby\n  key: user\n  fence_ttl: 1h\n", "goes with delivery: exactly-once"},
-		{"redis://127.0.0.1:6379/0", "  mode: cluster\n  command: incrby\n  key: user\n  delivery: exactly-once\n", "not available with mode: cluster"},
 		{"http://u:s3cret-pw@h:1", "  command: set\n  key: user\n", "invalid URL scheme"},
 		{"redis://u:s3cret-pw@h:x/0", "  command: set\n  key: user\n", "url"},
 	}

@@ -152,9 +152,9 @@ func TestCredentials(t *testing.T) {
 	eq(t, cl.Get(ctx, "n").Val(), "3")
 }
 
-// TestCluster writes keys spread over the slots of a three-node Redis
-// Cluster (at-least-once delivery; exactly-once is refused there).
-func TestCluster(t *testing.T) {
+// startCluster starts a three-node Redis Cluster of the test's own and
+// returns its URL for the sink (Cluster mode) and a client.
+func startCluster(t *testing.T) (string, *redis.ClusterClient) {
 	var nodes []string
 	for range 3 {
 		u := startServer(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
@@ -165,7 +165,7 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: nodes})
-	defer cc.Close()
+	t.Cleanup(func() { cc.Close() })
 	ctx := context.Background()
 	waitFor(t, 20*time.Second, func() bool {
 		for _, n := range nodes {
@@ -179,14 +179,25 @@ func TestCluster(t *testing.T) {
 		return true
 	}, "cluster_state:ok on every node")
 	u := "redis://" + nodes[0] + "?addr=" + nodes[1]
+	waitFor(t, 20*time.Second, func() bool {
+		return write(t, Set, false, []Command{{Key: "a", Value: "1"}, {Key: "b", Value: "1"}, {Key: "c", Value: "1"}}, URL(u), WithMode(Cluster)) == nil
+	}, "the cluster to take writes")
+	return u, cc
+}
+
+// TestCluster writes keys spread over the slots of a three-node Redis
+// Cluster, in both delivery modes.
+func TestCluster(t *testing.T) {
+	u, cc := startCluster(t)
+	ctx := context.Background()
 	var sets, incrs []Command
 	for i := range 100 {
 		sets = append(sets, Command{Key: fmt.Sprintf("k%d", i), Value: strconv.Itoa(i)})
 		incrs = append(incrs, Command{Key: fmt.Sprintf("n%d", i%10), By: 1})
 	}
-	waitFor(t, 20*time.Second, func() bool {
-		return write(t, Set, false, sets, URL(u), WithMode(Cluster)) == nil
-	}, "the cluster to take writes")
+	if err := write(t, Set, false, sets, URL(u), WithMode(Cluster)); err != nil {
+		t.Fatal(err)
+	}
 	if err := write(t, IncrBy, false, incrs, URL(u), WithMode(Cluster)); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +207,63 @@ func TestCluster(t *testing.T) {
 	for i := range 10 {
 		eq(t, cc.Get(ctx, fmt.Sprintf("n%d", i)).Val(), "10")
 	}
-	if _, err := NewSink(IncrBy, identity, URL(u), WithMode(Cluster), ExactlyOnce()); err == nil {
-		t.Fatal("exactly-once in Cluster mode was not refused")
+	// The slots the sink computes are the cluster's.
+	for i := range 20 {
+		for _, k := range []string{fmt.Sprintf("k%d", i), fmt.Sprintf("{u%d}:x", i), "{" + slotTag(i*800) + "}"} {
+			want, err := cc.ClusterKeySlot(ctx, k).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			eq(t, int64(slotOf(k)), want)
+		}
+	}
+	// Exactly-once: each slot's commands under a fence in that slot; a
+	// repeated commit applies nothing.
+	s, err := NewSink(IncrBy, identity, URL(u), WithMode(Cluster), ExactlyOnce(), MaxTransactionCommands(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.Declare(true); d.Guarantee != connector.ExactlyOnce || !strings.Contains(d.Reason, "hash slot") {
+		t.Errorf("%v: %s", d.Guarantee, d.Reason)
+	}
+	w, err := s.NewWriter(testCtx{checkpointing: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range incrs {
+		w.Write(ctx, c, 0)
+	}
+	c, _ := w.(connector.PreCommitter).PreCommit(ctx, 1)
+	st, _ := w.(connector.StatefulWriter).SnapshotState(1)
+	for range 2 {
+		cm, _ := s.NewCommitter(testCtx{})
+		if err := cm.Commit(ctx, 1, c); err != nil {
+			t.Fatal(err)
+		}
+		cm.Close()
+		for i := range 10 {
+			eq(t, cc.Get(ctx, fmt.Sprintf("n%d", i)).Val(), "20")
+		}
+	}
+	fence := w.(*txWriter[Command]).fence
+	eq(t, cc.HGet(ctx, fence, "max").Val(), "1")
+	// A restore of checkpoint 1 passes the output-ahead check; of 0 not.
+	if _, err := s.NewWriter(testCtx{checkpointing: true}, st); err != nil {
+		t.Fatal(err)
+	}
+	old := writerState{fence: fence, checkpoint: 0}.encode()
+	if _, err := s.NewWriter(testCtx{checkpointing: true}, [][]byte{old}); !errors.Is(err, connector.ErrOutputAhead) {
+		t.Fatalf("restore behind the fence: %v, want ErrOutputAhead", err)
+	}
+}
+
+func TestCRC16(t *testing.T) {
+	eq(t, crc16("123456789"), uint16(0x31C3)) // the check value of CRC-16/XMODEM
+	eq(t, slotOf("{user1000}.following"), slotOf("{user1000}.followers"))
+	eq(t, slotOf("foo{}{bar}"), int(crc16("foo{}{bar}")%numSlots))
+	for s := range numSlots {
+		if slotOf("{"+slotTag(s)+"}") != s {
+			t.Fatalf("slotTag(%d) = %q is in slot %d", s, slotTag(s), slotOf("{"+slotTag(s)+"}"))
+		}
 	}
 }

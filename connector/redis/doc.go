@@ -136,12 +136,18 @@
 // an older checkpoint or savepoint is being restored, and the commands
 // after it were applied already.
 //
-// Cluster: exactly-once is refused in Cluster mode, with a message. A Lua
-// script runs on keys of one hash slot only, and the keys of a
-// checkpoint's commands are spread over slots; per-slot fences (a fence
-// key with a hash tag of each slot) would make each slot's part atomic but
-// not the checkpoint as a whole, and are not implemented. Idempotent
-// commands are exactly-once on Cluster with at-least-once delivery.
+// Cluster: a Lua script runs on keys of one hash slot only, and the keys
+// of a checkpoint's commands are spread over slots. On Redis Cluster the
+// committer therefore applies a committable slot by slot, in the order in
+// which each slot first appears (the commands of one key keep their
+// order), each slot's commands under a fence of their own in that slot:
+// the lineage's fence key with the hash tag of the slot appended,
+// <prefix><name>:<token>:{<tag>}, where <tag> is a short string whose
+// CRC16 falls in that slot. Each command is still applied once; a reader
+// may see one slot's part of a checkpoint before another's. Once every
+// slot is applied, the lineage's own fence key records the checkpoint
+// (field max) for the output-ahead check. Fence prefix and name must not
+// hold braces there.
 //
 // # Failures
 //
@@ -166,11 +172,13 @@
 // test starts on free ports (TLS with certificates it makes, a Sentinel
 // with redis-server --sentinel, a three-node cluster made with redis-cli
 // --cluster create). Without a server they skip (fail under CI). They
-// cover every command, TTLs, credentials from the URL and the options, the guarantee declared for each command and delivery (also
-// through YAML and sluice plan), fences (repeated, resumed, out-of-order
-// and pruned commits, output ahead), error classification, the
-// conformance suite (connectortest), and SIGKILL torture tests
-// (internal/crashtest): INCRBY with delivery exactly-once, whose counters
-// must equal the input counts exactly, RPUSH exactly-once (every record
-// once) and RPUSH at-least-once (every record at least once).
+// cover every command, TTLs, credentials from the URL and the options,
+// the guarantee declared for each command and delivery (also through YAML
+// and sluice plan), fences (repeated, resumed, out-of-order and pruned
+// commits, output ahead, hash slots against CLUSTER KEYSLOT), error
+// classification, the conformance suite (connectortest), and SIGKILL
+// torture tests (internal/crashtest): INCRBY with delivery exactly-once,
+// on one server and on the cluster, whose counters must equal the input
+// counts exactly, RPUSH exactly-once (every record once) and RPUSH
+// at-least-once (every record at least once).
 package redis

@@ -108,8 +108,8 @@ func TTL(d time.Duration) Option { return func(c *config) { c.ttl = d } }
 // checkpoint and applied when it completes, in Lua scripts that also record
 // the checkpoint in a fence key, so that a commit repeated after a restore
 // is skipped. Commands then become visible only when their checkpoint
-// completes. Not available in Cluster mode; without checkpoints the sink
-// is at-least-once.
+// completes (on Redis Cluster, slot by slot: see the package
+// documentation). Without checkpoints the sink is at-least-once.
 func ExactlyOnce() Option { return func(c *config) { c.exactly = true } }
 
 // BatchSize sets how many commands the at-least-once sink sends in one

@@ -64,10 +64,8 @@ func NewSink[T any](op Op, build Builder[T], opts ...Option) (*Sink[T], error) {
 	spec, err := c.parseClient()
 	if err != nil {
 		errs = append(errs, err)
-	} else if c.exactly && spec.mode == Cluster {
-		errs = append(errs, errors.New("exactly-once is not available in Cluster mode: it applies a checkpoint's commands together with a fence key in one Lua script, "+
-			"and Redis Cluster runs a script only on keys of one hash slot; use at-least-once delivery (SET, HSET, SADD, ZADD and DEL are exactly-once with it), "+
-			"or a standalone or Sentinel server"))
+	} else if c.exactly && spec.mode == Cluster && strings.ContainsAny(c.fencePfx+c.fenceName, "{}") {
+		errs = append(errs, fmt.Errorf("fence prefix and name %q hold { or }: in Cluster mode the sink adds a hash tag of its own to fence keys; remove the braces", c.fencePfx+c.fenceName))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("redis sink: %w: %w", connector.ErrConfig, err)
@@ -102,6 +100,9 @@ func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {
 			"in Lua scripts of at most %d commands that record (checkpoint, chunk, command) in a fence hash per writer lineage (%s%s:<token>); "+
 			"a commit repeated after a restore is skipped; commands become visible when their checkpoint completes",
 			name, where, s.cfg.maxTxCmds, s.cfg.fencePfx, s.cfg.fenceName)
+		if s.spec.mode == Cluster {
+			reason += "; Cluster: the commands are applied hash slot by hash slot, each slot's under a fence key in that slot (hash tag {<tag of the slot>}), so a reader may see one slot's part of a checkpoint before another's"
+		}
 		if s.op == Publish {
 			reason += "; Pub/Sub keeps nothing: each message is published once, when its checkpoint completes, and reaches only the subscribers connected then"
 		}
@@ -121,9 +122,6 @@ func (s *Sink[T]) Declare(checkpointing bool) connector.Declaration {
 			"and the job takes none: downgraded to at-least-once (pipelined, flushed at the end of input; a job started over sends them again)", name, where)}
 	case checkpointing:
 		hint := "set delivery: exactly-once to apply them once"
-		if s.spec.mode == Cluster {
-			hint = "exactly-once delivery is not available in Cluster mode"
-		}
 		return connector.Declaration{Guarantee: connector.AtLeastOnce, Reason: fmt.Sprintf("%s at %s: pipelined, drained on every checkpoint barrier; "+
 			"commands sent after the last completed checkpoint are sent again after a restore (%s)", name, where, hint)}
 	}

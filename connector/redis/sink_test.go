@@ -271,7 +271,7 @@ func TestNewSinkRefuses(t *testing.T) {
 	}{
 		{"unknown command", "getset", nil, "unknown command"},
 		{"expire without ttl", Expire, nil, "EXPIRE needs a TTL"},
-		{"cluster exactly-once", IncrBy, []Option{WithMode(Cluster), ExactlyOnce()}, "not available in Cluster mode"},
+		{"cluster fence with braces", IncrBy, []Option{WithMode(Cluster), ExactlyOnce(), FencePrefix("f:{x}:")}, "hold { or }"},
 		{"bad scheme", Set, []Option{URL("http://u:secretpw@host")}, "invalid URL scheme"},
 		{"bad url", Set, []Option{URL("redis://u:secretpw@host:x/0")}, "url"},
 		{"sentinel without master", Set, []Option{WithMode(Sentinel), URL("redis://u:secretpw@host:26379")}, "master_name"},

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sluicehq/sluice/connector/collection"
 	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/internal/crashtest"
@@ -39,6 +41,9 @@ func tortureJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	}
 	p, op := e.Param("prefix"), Op(e.Param("op"))
 	opts := []Option{URL(e.Param("url")), FencePrefix(p + "fence:"), MaxTransactionCommands(100)}
+	if m := e.Param("mode"); m != "" {
+		opts = append(opts, WithMode(Mode(m)))
+	}
 	if e.Param("exactly") == "1" {
 		opts = append(opts, ExactlyOnce())
 	}
@@ -57,11 +62,17 @@ func tortureJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	return env.Execute(ctx)
 }
 
-// torture runs the job under SIGKILL and returns the number of records
-// and the test's key prefix.
+// torture runs the job under SIGKILL against the shared server and
+// returns the number of records and the test's key prefix.
 func torture(t *testing.T, op Op, exactly bool) (int64, string) {
 	u, cl := needRedis(t)
 	p := prefix(t, cl)
+	return tortureAt(t, u, "", p, op, exactly), p
+}
+
+// tortureAt runs the job under SIGKILL against the server at u in mode,
+// with key prefix p, and returns the number of records.
+func tortureAt(t *testing.T, u string, mode Mode, p string, op Op, exactly bool) int64 {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: "redis-sink", Kills: 6})
 	n := int64(cfg.JobDuration().Seconds() * tortureRate * tortureParallel)
 	cfg.Params = map[string]string{
@@ -70,6 +81,9 @@ func torture(t *testing.T, op Op, exactly bool) (int64, string) {
 	}
 	if exactly {
 		cfg.Params["exactly"] = "1"
+	}
+	if mode != "" {
+		cfg.Params["mode"] = string(mode)
 	}
 	res := crashtest.Run(t, cfg)
 	if res.Kills != cfg.Kills {
@@ -81,7 +95,7 @@ func torture(t *testing.T, op Op, exactly bool) (int64, string) {
 	if exactly && res.HookKills == 0 && cfg.Kills >= 2 {
 		t.Errorf("no run was killed between checkpoint completion and commit")
 	}
-	return n, p
+	return n
 }
 
 // TestTortureIncrByExactlyOnce SIGKILLs a job that counts records per key
@@ -91,6 +105,18 @@ func torture(t *testing.T, op Op, exactly bool) (int64, string) {
 func TestTortureIncrByExactlyOnce(t *testing.T) {
 	n, p := torture(t, IncrBy, true)
 	_, cl := needRedis(t)
+	checkCounters(t, cl, n, p)
+}
+
+// TestTortureIncrByExactlyOnceCluster is TestTortureIncrByExactlyOnce on
+// a three-node Redis Cluster, whose counters are spread over its slots.
+func TestTortureIncrByExactlyOnceCluster(t *testing.T) {
+	u, cc := startCluster(t)
+	n := tortureAt(t, u, Cluster, "t:", IncrBy, true)
+	checkCounters(t, cc, n, "t:")
+}
+
+func checkCounters(t *testing.T, cl redis.UniversalClient, n int64, p string) {
 	var got, want []string
 	for k := range int64(tortureKeys) {
 		v, err := cl.Get(context.Background(), fmt.Sprintf("%sk%d", p, k)).Result()
