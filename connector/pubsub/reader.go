@@ -25,9 +25,10 @@ const (
 	// request (Pub/Sub's requests are limited to 512 KB).
 	ackBatch = 2500
 	// pullRetries is how many pulls in a row may fail transiently (after
-	// the client library's own retries) before the reader fails, which
-	// restarts the job.
-	pullRetries = 5
+	// the client library's own retries, within pullTimeout each) before
+	// the reader fails, which restarts the job.
+	pullRetries = 3
+	pullTimeout = 30 * time.Second
 	// ackRetries is how often a batch of acknowledgements is tried before
 	// it is given up (its messages are then redelivered).
 	ackRetries = 6
@@ -74,7 +75,7 @@ type reader[T any] struct {
 	hold         bool
 	restored     []string
 	started      bool
-	snapshotted  bool
+	snapshotted  atomic.Bool
 	lastActivity atomic.Int64 // unix nanos of the last received message (or the start)
 	noCheckpoint atomic.Bool  // the "no checkpoint yet" warning was logged
 	startedAt    time.Time
@@ -256,7 +257,7 @@ func (r *reader[T]) SnapshotReaderState(id int64) ([][]byte, error) {
 	if !r.hold {
 		return nil, nil
 	}
-	r.snapshotted = true
+	r.snapshotted.Store(true)
 	ids := r.l.snapshot(id)
 	return [][]byte{encodeState(readerState{subscription: r.cfg.subName, ackIDs: ids})}, nil
 }
@@ -315,7 +316,7 @@ func (r *reader[T]) pullLoop() {
 	for r.ctx.Err() == nil {
 		n := r.l.space()
 		if n == 0 {
-			if r.hold && !r.snapshotted && time.Since(r.startedAt) > r.cfg.maxExtension && r.noCheckpoint.CompareAndSwap(false, true) {
+			if r.hold && !r.snapshotted.Load() && time.Since(r.startedAt) > r.cfg.maxExtension && r.noCheckpoint.CompareAndSwap(false, true) {
 				r.log.Warn("pubsub source: no checkpoint was taken and the outstanding messages are full, so nothing is acknowledged; "+
 					"a job without checkpoints needs pubsub.AckOnReceipt", "subscription", r.cfg.subName)
 			}
@@ -327,7 +328,9 @@ func (r *reader[T]) pullLoop() {
 			}
 			continue
 		}
-		resp, err := r.sub.Pull(r.ctx, &pubsubpb.PullRequest{Subscription: r.cfg.subName, MaxMessages: int32(min(n, r.cfg.maxPull))})
+		pctx, cancel := context.WithTimeout(r.ctx, pullTimeout)
+		resp, err := r.sub.Pull(pctx, &pubsubpb.PullRequest{Subscription: r.cfg.subName, MaxMessages: int32(min(n, r.cfg.maxPull))})
+		cancel()
 		if err != nil {
 			if r.ctx.Err() != nil {
 				return
@@ -456,7 +459,7 @@ func (r *reader[T]) modify(ctx context.Context, ids []string, d time.Duration) (
 // ackLoop sends the acknowledgements queued in leases until ackCtx ends.
 func (r *reader[T]) ackLoop() {
 	defer close(r.ackDone)
-	for {
+	for r.ackCtx.Err() == nil {
 		ids := r.l.nextAcks(ackBatch)
 		if len(ids) == 0 {
 			select {

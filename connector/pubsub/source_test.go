@@ -6,11 +6,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2/pstest"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sluicehq/sluice/connector"
 )
@@ -267,5 +269,74 @@ func TestEndWhenIdle(t *testing.T) {
 	}
 	if out.len() != 3 {
 		t.Errorf("ended after %d records, want 3", out.len())
+	}
+}
+
+// throttle fails the first calls of a kind with a code.
+type throttle struct {
+	mu    sync.Mutex
+	left  int // -1: always
+	code  codes.Code
+	calls int
+}
+
+func (th *throttle) React(any) (bool, any, error) {
+	th.mu.Lock()
+	defer th.mu.Unlock()
+	th.calls++
+	if th.left == 0 {
+		return false, nil, nil
+	}
+	if th.left > 0 {
+		th.left--
+	}
+	return true, nil, status.Error(th.code, "slow down")
+}
+
+// TestTransientPullFailures: pulls that fail for a moment are retried;
+// pulls that keep failing fail the reader with an error that is not
+// permanent (the job restarts), naming the subscription.
+func TestTransientPullFailures(t *testing.T) {
+	t.Run("recovers", func(t *testing.T) {
+		f := newFake(t, pstest.ServerReactorOption{FuncName: "Pull", Reactor: &throttle{left: 3, code: codes.ResourceExhausted}})
+		f.subscription(t, "flaky", 10*time.Second, false)
+		f.publishN(t, "flaky", 0, 5)
+		r := startReader(t, fakeSource(t, f, "flaky", String()), nil)
+		defer r.Close()
+		pollUntil(t, r, &output[string]{}, 5)
+	})
+	t.Run("gives up", func(t *testing.T) {
+		f := newFake(t, pstest.ServerReactorOption{FuncName: "Pull", Reactor: &throttle{left: -1, code: codes.ResourceExhausted}})
+		f.subscription(t, "throttled", 10*time.Second, false)
+		r := startReader(t, fakeSource(t, f, "throttled", String()), nil)
+		defer r.Close()
+		var err error
+		waitFor(t, 20*time.Second, func() bool { _, err = r.PollNext(&output[string]{}); return err != nil }, "the reader's error")
+		if connector.IsPermanent(err) || !strings.Contains(err.Error(), subName("throttled")) {
+			t.Fatalf("error %v: want a transient error naming the subscription", err)
+		}
+	})
+}
+
+// TestCloseAfterFailureWithAcksPending: when the attempt's context ends
+// while acknowledgements are being retried, Close returns at once.
+func TestCloseAfterFailureWithAcksPending(t *testing.T) {
+	th := &throttle{left: -1, code: codes.ResourceExhausted}
+	f := newFake(t, pstest.ServerReactorOption{FuncName: "Acknowledge", Reactor: th})
+	f.subscription(t, "stuck", 10*time.Second, false)
+	f.publishN(t, "stuck", 0, 3)
+	attempt, fail := context.WithCancel(t.Context())
+	r := startReaderCtx(t, attempt, fakeSource(t, f, "stuck", String()), nil)
+	pollUntil(t, r, &output[string]{}, 3)
+	r.SnapshotReaderState(1)
+	r.NotifyCheckpointComplete(1)
+	waitFor(t, 5*time.Second, func() bool { th.mu.Lock(); defer th.mu.Unlock(); return th.calls > 0 }, "an acknowledgement attempt")
+	fail()
+	done := make(chan struct{})
+	go func() { r.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return after the attempt's context ended")
 	}
 }
