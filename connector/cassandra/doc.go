@@ -58,7 +58,9 @@
 //   - [Hosts] (hosts): required; port 9042 when absent. The driver
 //     discovers the other nodes from system.peers.
 //   - [Keyspace] (keyspace): none; then the statement must name
-//     keyspace.table.
+//     keyspace.table. The sink sends the statement qualified with it (one
+//     session without keyspace serves the statement, the schema checks
+//     and the commit tables).
 //   - [Consistency] (consistency): LOCAL_QUORUM.
 //   - [LocalDC] (local_dc): none, all nodes in turn; given, gocql's
 //     DC-aware round-robin policy sends requests to that data center's

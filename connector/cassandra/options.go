@@ -86,9 +86,10 @@ func Hosts(hosts ...string) Option {
 	}
 }
 
-// Keyspace sets the session's keyspace, which unqualified table names
-// in the statement refer to (default none: the statement must name
-// keyspace.table).
+// Keyspace sets the keyspace of a table the statement names without one
+// (default none: the statement must name keyspace.table). The sink writes
+// keyspace.table into the statement it sends (see Statement.Qualified);
+// its session has no keyspace of its own.
 func Keyspace(ks string) Option { return func(c *config) { c.keyspace = ks } }
 
 // Consistency sets the consistency level of every write (default
@@ -237,7 +238,6 @@ func validName(s string) bool {
 func (c *config) clusterConfig() *gocql.ClusterConfig {
 	cc := gocql.NewCluster(c.hosts...)
 	cc.Port = DefaultPort
-	cc.Keyspace = c.keyspace
 	cc.Consistency = c.consistency
 	cc.ProtoVersion = 4
 	cc.Timeout = c.timeout

@@ -21,10 +21,11 @@ type tableInfo struct {
 	counter bool
 }
 
-// connect opens a session to the cluster, first checking, through a
-// session without keyspace, that the keyspace and the statement's table
-// and columns exist (the driver reports a missing keyspace only as "no
-// connections were made"). It returns the session and the table's schema.
+// connect opens a session to the cluster, without a keyspace (the
+// statement is qualified with it, see Statement.Qualified: the driver
+// reports a session keyspace that does not exist only as "no connections
+// were made"), and checks that the keyspace and the statement's table and
+// columns exist. It returns the session and the table's schema.
 func connect(ctx context.Context, c *config, st *Statement) (*gocql.Session, *tableInfo, error) {
 	cc := c.clusterConfig()
 	ks := st.Keyspace
@@ -34,9 +35,8 @@ func connect(ctx context.Context, c *config, st *Statement) (*gocql.Session, *ta
 	if ks == "" {
 		return nil, nil, connector.Permanent(fmt.Errorf("cassandra sink: statement %q names no keyspace: set keyspace: or write keyspace.table", st.CQL))
 	}
-	probe := *cc
-	probe.Keyspace = ""
-	s, err := probe.CreateSession()
+	cc.Keyspace = ""
+	s, err := cc.CreateSession()
 	if err != nil {
 		return nil, nil, sessionError(err, c.hosts)
 	}
@@ -50,13 +50,6 @@ func connect(ctx context.Context, c *config, st *Statement) (*gocql.Session, *ta
 	if err != nil {
 		s.Close()
 		return nil, nil, err
-	}
-	if cc.Keyspace == "" {
-		return s, info, nil
-	}
-	s.Close()
-	if s, err = cc.CreateSession(); err != nil {
-		return nil, nil, sessionError(err, c.hosts)
 	}
 	return s, info, nil
 }

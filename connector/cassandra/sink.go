@@ -146,7 +146,7 @@ func (s *Sink[T]) open(ctx context.Context, subtask int) (*gocql.Session, *binde
 		sess.Close()
 		return nil, nil, nil, err
 	}
-	b := &binder[T]{st: s.st, bind: s.bind, types: types, key: make([]bool, len(types)), where: s.where(subtask)}
+	b := &binder[T]{st: s.st, cql: s.st.Qualified(s.cfg.keyspace), bind: s.bind, types: types, key: make([]bool, len(types)), where: s.where(subtask)}
 	for i, m := range s.st.Markers {
 		b.key[i] = info.kinds[m.Column] == "partition_key" || info.kinds[m.Column] == "clustering"
 	}

@@ -49,7 +49,7 @@ func TestDirectWriterWritesAndFlushes(t *testing.T) {
 // MaxInFlight requests outstanding, and Flush waits for all of them.
 func TestInFlightBound(t *testing.T) {
 	cl := standIn(t)
-	cl.Inject(cqltest.Fault{Match: "INSERT INTO kv", Delay: 20 * time.Millisecond, Times: -1})
+	cl.Inject(cqltest.Fault{Match: "INSERT INTO ks.kv", Delay: 20 * time.Millisecond, Times: -1})
 	s := mustSink(t, "INSERT INTO kv (k, v) VALUES (?, ?)", bindKV, append(fast(cl), MaxInFlight(4))...)
 	w, err := s.NewWriter(wctx{checkpointing: true}, nil)
 	if err != nil {
@@ -86,12 +86,12 @@ func TestSemaphoreNeverLeaks(t *testing.T) {
 		wantErr bool
 	}{
 		{"ok", cqltest.Fault{Match: "nothing matches this"}, false},
-		{"timeouts retried", cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeWriteTimeout, Times: 3}, false},
-		{"unavailable retried", cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeUnavailable, Times: 3}, false},
-		{"overloaded retried", cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeOverloaded, Times: 3}, false},
-		{"retries exhausted", cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeWriteTimeout, Times: -1}, true},
-		{"permanent", cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeUnauthorized, Times: -1}, true},
-		{"connection dropped", cqltest.Fault{Match: "INSERT INTO kv", Drop: true, Times: 2}, false},
+		{"timeouts retried", cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeWriteTimeout, Times: 3}, false},
+		{"unavailable retried", cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeUnavailable, Times: 3}, false},
+		{"overloaded retried", cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeOverloaded, Times: 3}, false},
+		{"retries exhausted", cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeWriteTimeout, Times: -1}, true},
+		{"permanent", cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeUnauthorized, Times: -1}, true},
+		{"connection dropped", cqltest.Fault{Match: "INSERT INTO ks.kv", Drop: true, Times: 2}, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,7 +130,7 @@ func TestSemaphoreNeverLeaks(t *testing.T) {
 	}
 	t.Run("close with writes outstanding", func(t *testing.T) {
 		cl := standIn(t)
-		cl.Inject(cqltest.Fault{Match: "INSERT INTO kv", Delay: 200 * time.Millisecond, Times: -1})
+		cl.Inject(cqltest.Fault{Match: "INSERT INTO ks.kv", Delay: 200 * time.Millisecond, Times: -1})
 		s := mustSink(t, "INSERT INTO kv (k, v) VALUES (?, ?)", bindKV, append(fast(cl), MaxInFlight(2))...)
 		w, err := s.NewWriter(wctx{checkpointing: true}, nil)
 		if err != nil {
@@ -153,8 +153,8 @@ func TestSemaphoreNeverLeaks(t *testing.T) {
 
 func TestRetriesAreBoundedAndTransient(t *testing.T) {
 	cl := standIn(t)
-	cl.CountStatements("INSERT INTO kv")
-	cl.Inject(cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeWriteTimeout, Times: -1})
+	cl.CountStatements("INSERT INTO ks.kv")
+	cl.Inject(cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeWriteTimeout, Times: -1})
 	s := mustSink(t, "INSERT INTO kv (k, v) VALUES (?, ?)", bindKV, append(fast(cl), Retries(3))...)
 	w, err := s.NewWriter(wctx{checkpointing: true}, nil)
 	if err != nil {
@@ -167,7 +167,7 @@ func TestRetriesAreBoundedAndTransient(t *testing.T) {
 	if !errors.As(err, &wt) || connector.IsPermanent(err) {
 		t.Fatalf("got %v; want a transient write timeout", err)
 	}
-	if n := cl.Count("INSERT INTO kv"); n != 4 {
+	if n := cl.Count("INSERT INTO ks.kv"); n != 4 {
 		t.Errorf("%d attempts, want 1 + 3 retries", n)
 	}
 	// The failure sticks: the job restarts from its checkpoint.
@@ -189,8 +189,8 @@ func TestPermanentErrors(t *testing.T) {
 		{name: "missing session keyspace", stmt: "INSERT INTO ks.kv (k, v) VALUES (?, ?)", opts: []Option{Keyspace("gone")}, want: []string{`keyspace "gone" does not exist`}},
 		{name: "missing column", stmt: "INSERT INTO kv (k, nope) VALUES (?, ?)", want: []string{`no column "nope"`}},
 		{name: "wrong password", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", opts: []Option{Credentials("writer", "wrong-pw")}, want: []string{"login refused", "password_env"}},
-		{name: "unauthorized", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeUnauthorized}, want: []string{"permission refused", "grant"}},
-		{name: "syntax", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO kv", Code: cqltest.CodeSyntax}, want: []string{"invalid CQL", "fix statement"}},
+		{name: "unauthorized", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeUnauthorized}, want: []string{"permission refused", "grant"}},
+		{name: "syntax", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeSyntax}, want: []string{"invalid CQL", "fix statement"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -54,11 +54,40 @@ type Statement struct {
 	Why string
 	// Conditional: a lightweight transaction (IF ...).
 	Conditional bool
+
+	tablePos int // where the table's name (or keyspace) starts in CQL
+}
+
+// Qualified returns the statement with keyspace ks before its table's
+// name when it names none: the sink's session has no keyspace, so that a
+// missing keyspace is reported as such and one session serves the
+// statement and the commit tables.
+func (st *Statement) Qualified(ks string) string {
+	if st.Keyspace != "" || ks == "" {
+		return st.CQL
+	}
+	return st.CQL[:st.tablePos] + quoteName(ks) + "." + st.CQL[st.tablePos:]
+}
+
+// quoteName returns name as a CQL identifier: as it is when it is
+// lower-case letters, digits and _, else double-quoted.
+func quoteName(name string) string {
+	plain := name != ""
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			plain = false
+		}
+	}
+	if plain {
+		return name
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
 
 type cqlToken struct {
 	kind byte // 'i' identifier, 'q' quoted identifier, 's' string, 'n' number, '?' marker, ':' named marker, 'p' punctuation, 0 end
 	text string
+	pos  int // byte offset in the statement
 }
 
 func cqlLex(s string) ([]cqlToken, error) {
@@ -86,24 +115,24 @@ func cqlLex(s string) ([]cqlToken, error) {
 					break
 				}
 			}
-			out = append(out, cqlToken{'s', s[i+1 : j]})
+			out = append(out, cqlToken{'s', s[i+1 : j], i})
 			i = j + 1
 		case c == '"':
 			j := strings.IndexByte(s[i+1:], '"')
 			if j < 0 {
 				return nil, fmt.Errorf("unterminated quoted identifier at offset %d", i)
 			}
-			out = append(out, cqlToken{'q', s[i+1 : i+1+j]})
+			out = append(out, cqlToken{'q', s[i+1 : i+1+j], i})
 			i += j + 2
 		case c == '?':
-			out = append(out, cqlToken{'?', "?"})
+			out = append(out, cqlToken{'?', "?", i})
 			i++
 		case c == ':' && i+1 < len(s) && (s[i+1] == '_' || unicode.IsLetter(rune(s[i+1]))):
 			j := i + 1
 			for j < len(s) && (s[j] == '_' || unicode.IsLetter(rune(s[j])) || unicode.IsDigit(rune(s[j]))) {
 				j++
 			}
-			out = append(out, cqlToken{':', strings.ToLower(s[i+1 : j])})
+			out = append(out, cqlToken{':', strings.ToLower(s[i+1 : j]), i})
 			i = j
 		case c == '_' || unicode.IsLetter(rune(c)) || unicode.IsDigit(rune(c)):
 			j := i
@@ -121,19 +150,19 @@ func cqlLex(s string) ([]cqlToken, error) {
 			if kind == 'i' {
 				w = strings.ToLower(w)
 			}
-			out = append(out, cqlToken{kind, w})
+			out = append(out, cqlToken{kind, w, i})
 			i = j
 		default:
 			if i+1 < len(s) && (c == '<' || c == '>' || c == '!') && s[i+1] == '=' {
-				out = append(out, cqlToken{'p', s[i : i+2]})
+				out = append(out, cqlToken{'p', s[i : i+2], i})
 				i += 2
 				continue
 			}
-			out = append(out, cqlToken{'p', string(c)})
+			out = append(out, cqlToken{'p', string(c), i})
 			i++
 		}
 	}
-	return append(out, cqlToken{}), nil
+	return append(out, cqlToken{pos: len(s)}), nil
 }
 
 // isUUIDish reports whether s starts with a UUID literal.
@@ -200,6 +229,7 @@ func (p *stmtParser) ident() (string, error) {
 	return "", p.errf("expected a name")
 }
 func (p *stmtParser) table() error {
+	p.st.tablePos = p.peek().pos
 	n, err := p.ident()
 	if err != nil {
 		return err

@@ -81,3 +81,21 @@ func FuzzParseStatement(f *testing.F) {
 		}
 	})
 }
+
+func TestQualified(t *testing.T) {
+	for _, c := range []struct{ cql, ks, want string }{
+		{"INSERT INTO t (a) VALUES (?)", "ks", "INSERT INTO ks.t (a) VALUES (?)"},
+		{"insert into  \"T\" (a) values (?)", "My_Ks", "insert into  \"My_Ks\".\"T\" (a) values (?)"},
+		{"UPDATE other.t SET a = ? WHERE k = ?", "ks", "UPDATE other.t SET a = ? WHERE k = ?"},
+		{"UPDATE t USING TTL :ttl SET a = :a WHERE k = :k", "ks", "UPDATE ks.t USING TTL :ttl SET a = :a WHERE k = :k"},
+		{"DELETE a FROM t WHERE k = ?", "ks", "DELETE a FROM ks.t WHERE k = ?"},
+	} {
+		st, err := ParseStatement(c.cql)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.Qualified(c.ks); got != c.want {
+			t.Errorf("%s in %s: %s, want %s", c.cql, c.ks, got, c.want)
+		}
+	}
+}

@@ -62,7 +62,7 @@ func runTorture(t *testing.T, job string) (*cqltest.Cluster, int64) {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: job, Kills: 6, MinUptime: 500 * time.Millisecond, MaxUptime: 1500 * time.Millisecond})
 	n := int64(cfg.JobDuration().Seconds() * tortureRate * tortureParallel)
 	cl := standIn(t, cqltest.Nodes(2))
-	cl.CountStatements("INSERT INTO events")
+	cl.CountStatements("INSERT INTO ks.events")
 	cl.CountStatements("n = n + 1")
 	cfg.Params = map[string]string{"hosts": strings.Join(cl.Addrs(), ","), "records": strconv.FormatInt(n, 10), "rate": strconv.Itoa(tortureRate)}
 	res := crashtest.Run(t, cfg)
@@ -93,7 +93,7 @@ func TestTortureIdempotentInsert(t *testing.T) {
 	if d := crashtest.Compare(lines, want); !d.OK() {
 		t.Fatalf("rows of %d records: %v", n, d)
 	}
-	t.Logf("%d rows exactly; the cluster received %d INSERTs (%d written again after restores)", n, cl.Count("INSERT INTO events"), int64(cl.Count("INSERT INTO events"))-n)
+	t.Logf("%d rows exactly; the cluster received %d INSERTs (%d written again after restores)", n, cl.Count("INSERT INTO ks.events"), int64(cl.Count("INSERT INTO ks.events"))-n)
 }
 
 // TestTortureCounterExactlyOnce SIGKILLs a job that increments one

@@ -272,7 +272,7 @@ func (c *committer[T]) apply(ctx context.Context, h chunkHeader, cp int64, rows 
 		b := w.sess.NewBatch(typ).WithContext(ctx)
 		b.SetConsistency(cfg.consistency)
 		for _, r := range rows {
-			b.Query(w.b.st.CQL, r...)
+			b.Query(w.b.cql, r...)
 		}
 		b.Query(marker, cfg.sinkID, ws, cp, h.epoch, chunk)
 		sent = true

@@ -30,6 +30,7 @@ type row []any
 // binder turns records into rows.
 type binder[T any] struct {
 	st    *Statement
+	cql   string // the statement as sent: qualified with the keyspace
 	bind  Binder[T]
 	types []gocql.TypeInfo
 	key   []bool // markers that bind a primary key column
@@ -170,7 +171,7 @@ func (w *directWriter[T]) Write(ctx context.Context, v T, _ int64) error {
 
 func (w *directWriter[T]) exec(ctx context.Context, r row) error {
 	err := w.retry.do(ctx, func(ctx context.Context) error {
-		return w.sess.Query(w.b.st.CQL, r...).WithContext(ctx).Consistency(w.cl).Idempotent(w.b.st.Idempotent).Exec()
+		return w.sess.Query(w.b.cql, r...).WithContext(ctx).Consistency(w.cl).Idempotent(w.b.st.Idempotent).Exec()
 	})
 	return classify(err, w.b.st.CQL, w.b.where)
 }
