@@ -179,7 +179,9 @@
 // (counters cannot have a TTL). Markers of writer subtasks that a restore
 // at a lower parallelism removed stay until then too.
 //
-// The commit tables, created with IF NOT EXISTS unless
+// The commit tables, created by subtask 0 with IF NOT EXISTS when
+// missing (the other subtasks wait for them: concurrent schema changes of
+// one table are what Cassandra handles worst) unless
 // create_commit_tables: false:
 //
 //	CREATE TABLE <ks>.sluice_commits (sink text, subtask int, checkpoint bigint, epoch bigint,

@@ -162,8 +162,8 @@ func CommitTable(keyspace, name string) Option {
 func CommitChunk(n int) Option { return func(c *config) { c.commitChunk = n } }
 
 // CreateCommitTables sets whether the write-ahead sink creates its
-// commit tables (CREATE TABLE IF NOT EXISTS) when it starts (default
-// true). Turn it off where the sink's user may not create tables, and
+// commit table (CREATE TABLE IF NOT EXISTS, by subtask 0, when it is
+// missing) when it starts (default true). Turn it off where the sink's user may not create tables, and
 // create them as the package documentation shows.
 func CreateCommitTables(on bool) Option { return func(c *config) { c.createCommit = on } }
 

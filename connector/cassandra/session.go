@@ -92,6 +92,22 @@ func readTable(ctx context.Context, s *gocql.Session, c *config, ks, table strin
 	return info, nil
 }
 
+// tableColumns returns the columns of ks.table by name, with their
+// types; none when the table does not exist.
+func tableColumns(ctx context.Context, s *gocql.Session, ks, table string) (map[string]string, error) {
+	iter := s.Query("SELECT column_name, type FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?", ks, table).
+		WithContext(ctx).Consistency(gocql.One).Iter()
+	out := map[string]string{}
+	var name, typ string
+	for iter.Scan(&name, &typ) {
+		out[name] = typ
+	}
+	if err := iter.Close(); err != nil {
+		return nil, classify(err, "SELECT ... FROM system_schema.columns", ks+"."+table)
+	}
+	return out, nil
+}
+
 // markerTypes returns the CQL type of every marker of st.
 func (t *tableInfo) markerTypes(st *Statement) ([]gocql.TypeInfo, error) {
 	out := make([]gocql.TypeInfo, len(st.Markers))

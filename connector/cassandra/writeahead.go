@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/gocql/gocql"
 
@@ -64,20 +65,45 @@ func newAheadWriter[T any](ctx context.Context, s *Sink[T], sess *gocql.Session,
 		ddl = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s (sink text, subtask int, checkpoint bigint, epoch bigint, chunk int, applied counter, PRIMARY KEY ((sink, subtask), checkpoint, epoch, chunk))", ks, name)
 	}
 	w.markers = ks + "." + name
-	if s.cfg.createCommit {
+	plain := strings.Replace(ddl, "IF NOT EXISTS ", "", 1)
+	check := func() (bool, error) {
+		cols, err := tableColumns(ctx, sess, ks, name)
+		if err != nil || len(cols) == 0 {
+			return false, err
+		}
+		if _, ok := cols["epoch"]; !ok || (w.counter && cols["applied"] != "counter") {
+			return false, fmt.Errorf("cassandra sink: %w: commit table %s has other columns than the write-ahead mode needs: %s",
+				connector.ErrRejected, w.markers, plain)
+		}
+		return true, nil
+	}
+	ok, err := check()
+	switch {
+	case err != nil:
+		return nil, err
+	case ok:
+	case !s.cfg.createCommit:
+		return nil, fmt.Errorf("cassandra sink: %w: commit table %s does not exist; create it (the write-ahead mode needs: %s), or set create_commit_tables: true",
+			connector.ErrRejected, w.markers, plain)
+	case w.subtask == 0:
+		// One subtask creates the table: concurrent schema changes of one
+		// table are what Cassandra handles worst.
 		err := sess.Query(ddl).WithContext(ctx).Exec()
 		var re gocql.RequestError
 		if err != nil && !(errors.As(err, &re) && re.Code() == gocql.ErrCodeAlreadyExists) {
 			return nil, classify(err, ddl, "commit table "+w.markers+" (or create it yourself and set create_commit_tables: false)")
 		}
-	} else {
-		cols, err := readTable(ctx, sess, &s.cfg, ks, name)
-		if err != nil {
-			return nil, fmt.Errorf("%w; the write-ahead mode needs: %s", err, strings.Replace(ddl, "IF NOT EXISTS ", "", 1))
-		}
-		if _, ok := cols.types["epoch"]; !ok || (w.counter && cols.types["applied"] != "counter") {
-			return nil, fmt.Errorf("cassandra sink: %w: commit table %s has other columns than the write-ahead mode needs: %s",
-				connector.ErrRejected, w.markers, strings.Replace(ddl, "IF NOT EXISTS ", "", 1))
+	default:
+		// The others wait for subtask 0 to create it, until ctx ends.
+		for !ok {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("cassandra sink: commit table %s was not created in time (subtask 0 creates it): %w", w.markers, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+			if ok, err = check(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return w, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/cassandra/cqltest"
@@ -161,6 +162,7 @@ func TestWriteAheadFailureWindows(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cl := standIn(t)
 			s := mustSink(t, counterStmt, bindInc, append(fast(cl), WriteAhead("job/sink"), CommitChunk(4), Retries(2))...)
+			openAhead(t, s, 0) // subtask 0 creates the commit table
 			w, pre, c := openAhead(t, s, 1)
 			writeAll(t, w, incs(40, 5)...)
 			cm, err := pre.PreCommit(context.Background(), 3)
@@ -235,7 +237,7 @@ func TestWriteAheadCommitTableMissing(t *testing.T) {
 	if !connector.IsPermanent(err) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"sluice_commits_counts does not exist", "CREATE TABLE ks.sluice_commits_counts (sink text, subtask int, checkpoint bigint, epoch bigint"} {
+	for _, want := range []string{"ks.sluice_commits_counts does not exist", "CREATE TABLE ks.sluice_commits_counts (sink text, subtask int, checkpoint bigint, epoch bigint"} {
 		if !contains(err.Error(), want) {
 			t.Errorf("%v does not say %q", err, want)
 		}
@@ -269,4 +271,33 @@ func indexOf(s, sub string) int {
 		}
 	}
 	return -1
+}
+
+// TestWriteAheadCommitTableCreatedOnce: subtask 0 creates the commit
+// table; the other subtasks wait for it instead of changing the schema
+// too.
+func TestWriteAheadCommitTableCreatedOnce(t *testing.T) {
+	cl := standIn(t)
+	cl.CountStatements("CREATE TABLE")
+	s := mustSink(t, counterStmt, bindInc, append(fast(cl), WriteAhead("job/sink"))...)
+	done := make(chan error, 2)
+	for _, sub := range []int{1, 2} {
+		go func() {
+			w, err := s.NewWriter(wctx{subtask: sub, parallelism: 3, checkpointing: true}, nil)
+			if err == nil {
+				w.Close()
+			}
+			done <- err
+		}()
+	}
+	time.Sleep(100 * time.Millisecond) // the others find no table and wait
+	openAhead(t, s, 0)
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cl.Count("CREATE TABLE"); n != 1 {
+		t.Errorf("%d CREATE TABLE statements, want 1", n)
+	}
 }
