@@ -10,7 +10,10 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// clientSpec is the parsed connection configuration.
+// clientSpec is the parsed connection configuration. new makes a client
+// from a copy of the options (go-redis fills in defaults in the options it
+// is given, and writers and committers of several subtasks make clients
+// at once).
 type clientSpec struct {
 	mode  Mode
 	where string // the server(s), without credentials
@@ -40,7 +43,7 @@ func (c *config) parseClient() (*clientSpec, error) {
 		if len(o.Addrs) == 0 {
 			return nil, errors.New("UniversalOptions without Addrs")
 		}
-		return &clientSpec{mode: mode, where: strings.Join(o.Addrs, ","), new: func() redis.UniversalClient { return redis.NewUniversalClient(&o) }}, nil
+		return &clientSpec{mode: mode, where: strings.Join(o.Addrs, ","), new: func() redis.UniversalClient { oc := o; return redis.NewUniversalClient(&oc) }}, nil
 	}
 	raw := c.url
 	if raw == "" {
@@ -69,7 +72,7 @@ func (c *config) parseClient() (*clientSpec, error) {
 		}
 		creds(&o.Username, &o.Password)
 		o.TLSConfig = tlsc(o.TLSConfig)
-		return &clientSpec{mode: Standalone, where: where, new: func() redis.UniversalClient { return redis.NewClient(o) }}, nil
+		return &clientSpec{mode: Standalone, where: where, new: func() redis.UniversalClient { oc := *o; return redis.NewClient(&oc) }}, nil
 	case Sentinel:
 		o, err := redis.ParseFailoverURL(raw)
 		if err != nil {
@@ -83,7 +86,7 @@ func (c *config) parseClient() (*clientSpec, error) {
 		o.Username, o.Password = o.SentinelUsername, o.SentinelPassword
 		creds(&o.Username, &o.Password)
 		o.TLSConfig = tlsc(o.TLSConfig)
-		return &clientSpec{mode: Sentinel, where: where, new: func() redis.UniversalClient { return redis.NewFailoverClient(o) }}, nil
+		return &clientSpec{mode: Sentinel, where: where, new: func() redis.UniversalClient { oc := *o; return redis.NewFailoverClient(&oc) }}, nil
 	case Cluster:
 		o, err := redis.ParseClusterURL(raw)
 		if err != nil {
@@ -91,7 +94,7 @@ func (c *config) parseClient() (*clientSpec, error) {
 		}
 		creds(&o.Username, &o.Password)
 		o.TLSConfig = tlsc(o.TLSConfig)
-		return &clientSpec{mode: Cluster, where: where, new: func() redis.UniversalClient { return redis.NewClusterClient(o) }}, nil
+		return &clientSpec{mode: Cluster, where: where, new: func() redis.UniversalClient { oc := *o; return redis.NewClusterClient(&oc) }}, nil
 	}
 	return nil, fmt.Errorf("mode %q: use standalone, sentinel or cluster", c.mode)
 }
