@@ -21,6 +21,9 @@ import "sync"
 type mailbox struct {
 	mu      sync.Mutex
 	entries map[string]*report
+	// readers are the Available channels of the open readers, rung on
+	// reset so that they report again.
+	readers map[chan struct{}]bool
 }
 
 type report struct {
@@ -83,9 +86,29 @@ func (m *mailbox) stampTaken(id int64) {
 	}
 }
 
-// reset forgets everything (a new job attempt).
+// reset forgets every report and stamp (a new job attempt), and wakes
+// the readers, which report their finished shards again.
 func (m *mailbox) reset() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.entries = nil
+	for c := range m.readers {
+		ring(c)
+	}
+}
+
+// register adds a reader's Available channel; unregister removes it.
+func (m *mailbox) register(c chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.readers == nil {
+		m.readers = map[chan struct{}]bool{}
+	}
+	m.readers[c] = true
+}
+
+func (m *mailbox) unregister(c chan struct{}) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.readers, c)
 }

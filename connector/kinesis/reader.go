@@ -71,9 +71,11 @@ type userRecord struct {
 
 func newReader[T any](cfg *sourceConfig, mb *mailbox, dec Decoder[T], rc connector.ReaderContext) (*reader[T], error) {
 	ctx, cancel := context.WithCancel(rc.Context())
-	return &reader[T]{cfg: cfg, mb: mb, dec: dec, rc: rc, log: rc.Logger(), ctx: ctx, cancel: cancel,
+	r := &reader[T]{cfg: cfg, mb: mb, dec: dec, rc: rc, log: rc.Logger(), ctx: ctx, cancel: cancel,
 		splits: map[string]*shardRun{}, finished: map[string]*Split{},
-		batches: make(chan *batch, 16), avail: make(chan struct{}, 1), lag: map[string]int64{}}, nil
+		batches: make(chan *batch, 16), avail: make(chan struct{}, 1), lag: map[string]int64{}}
+	mb.register(r.avail)
+	return r, nil
 }
 
 func (r *reader[T]) Start() error {
@@ -232,6 +234,7 @@ func (r *reader[T]) SnapshotState(checkpointID int64) ([]connector.Split, error)
 }
 
 func (r *reader[T]) Close() error {
+	r.mb.unregister(r.avail)
 	r.cancel()
 	r.wg.Wait()
 	return nil

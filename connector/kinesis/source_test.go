@@ -417,3 +417,31 @@ func FuzzEnumState(f *testing.F) {
 		}
 	})
 }
+
+// TestReportAfterReset: a reader that finished a shard before the
+// enumerator of its attempt reset the mailbox is woken by the reset and
+// reports again, so the children are not left waiting.
+func TestReportAfterReset(t *testing.T) {
+	var mb mailbox
+	r, err := newReader(&sourceConfig{}, &mb, String(), &fakeReaderCtx{ctx: t.Context()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.finished["s/a"] = &Split{Stream: "s", Shard: "a", Finished: true}
+	r.report()
+	select {
+	case <-r.avail:
+	default:
+	}
+	mb.reset()
+	select {
+	case <-r.Available():
+	default:
+		t.Fatal("the reset did not wake the reader")
+	}
+	r.report()
+	if got := mb.take(); len(got) != 1 || got[0].id != "a" {
+		t.Fatalf("after the reset the reader reported %v, want shard a", got)
+	}
+}
