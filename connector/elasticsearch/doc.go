@@ -83,7 +83,8 @@
 //
 // Exactly-once with checkpoints when every document has an id
 // (ID; in YAML id:) and the operation is index (the default), update
-// (a partial document merged with doc_as_upsert) or delete: the elements
+// (a partial document merged with doc_as_upsert, retry_on_conflict 3; a
+// 409 after that is retried like a 429) or delete: the elements
 // after the last completed checkpoint are written again after a restore
 // and overwrite the same documents, in the same order per id. Records of
 // one id must reach one sink subtask (key the stream by the id, as an
