@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -418,5 +417,4 @@ func (r *reader[T]) Close() error {
 var (
 	_ connector.StatefulReader     = (*reader[string])(nil)
 	_ connector.CheckpointListener = (*reader[string])(nil)
-	_                              = errors.New
 )

@@ -100,7 +100,9 @@ func (r skipReader) PollNext(out connector.ReaderOutput[Message]) (connector.Inp
 	return r.Reader.PollNext(skipOutput{out})
 }
 
-type skipOutput struct{ connector.ReaderOutput[Message] }
+type skipOutput struct {
+	connector.ReaderOutput[Message]
+}
 
 func (o skipOutput) Split(id string) connector.SplitOutput[Message] {
 	return skipSplit{o.ReaderOutput.Split(id)}
@@ -134,11 +136,6 @@ func TestStreamMissing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	enum, err := src.NewEnumerator(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = enum
 	if err := r.AddSplits([]connector.Split{&streamSplit{Stream: src.cfg.streams[0], Next: -1}}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,7 @@ package rabbitmq
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -12,7 +10,6 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/collection"
 	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/internal/crashtest"
@@ -268,9 +265,3 @@ func drain(t testing.TB, a *admin, queue string) []string {
 		out = append(out, string(d.Body))
 	}
 }
-
-var (
-	_ = fmt.Sprint
-	_ = slices.Sort[[]string]
-	_ connector.Guarantee
-)
