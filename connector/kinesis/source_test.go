@@ -213,6 +213,20 @@ func TestMergeWaitsForBothParents(t *testing.T) {
 	if i := slices.Index(h.out.vals, "m-1"); i != 3 {
 		t.Errorf("merged shard's first record at %d in %v, want after the parents'", i, h.out.vals)
 	}
+	// Each record goes through its shard's output (its own watermark),
+	// stamped with its arrival time; finished shards are released.
+	for i, v := range h.out.vals {
+		want := "s/shard-" + map[byte]string{'0': "0", '1': "1", 'm': "2"}[v[len(v)-3]]
+		if v[0] == 'm' {
+			want = "s/shard-2"
+		}
+		if h.out.splits[i] != want || h.out.ts[i] < 1000 {
+			t.Errorf("record %s went to split %q at %d, want %s at its arrival time", v, h.out.splits[i], h.out.ts[i], want)
+		}
+	}
+	if !slices.Contains(h.out.released, "s/shard-0") || !slices.Contains(h.out.released, "s/shard-1") {
+		t.Errorf("released %v, want both parents", h.out.released)
+	}
 }
 
 // TestMergeWithOneParentOpen: while one parent is still being read the
