@@ -60,5 +60,8 @@
 // types available to YAML pipelines, each with a typed configuration
 // that declares the guarantee it gives and builds the source or sink
 // (config.go). Package pipeline knows no connector: a program that imports
-// a connector package, its own included, can use it from YAML.
+// a connector package, its own included, can use it from YAML. A
+// configuration may say more, as optional interfaces: the fields of its
+// records ([Typed]), records written in the file ([Listed]), and ids to
+// deduplicate its records by ([Deduplicated]).
 package connector

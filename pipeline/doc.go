@@ -21,7 +21,9 @@
 //
 // The YAML text is parsed with goccy/go-yaml into its AST, converted into
 // a small tree that keeps positions (node.go), with ${VAR} and
-// ${VAR:-default} interpolated in every scalar, then decoded by hand
+// ${VAR:-default} interpolated in every scalar and plain scalars typed by
+// the library (a scalar a variable changed is typed again from its text,
+// by the library's rules), then decoded by hand
 // (decode.go, spec.go, stepspec.go, sections.go, schema.go); the options
 // of sources and sinks are decoded into their typed configurations
 // (config.go). Records that cross a network edge keep their types in the

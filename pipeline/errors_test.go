@@ -53,7 +53,7 @@ func TestOneErrorPerMistake(t *testing.T) {
 		{"misspelt key_by before aggregate", genSource + "steps:\n  - keyby: n\n  - aggregate: {c: count()}\nsink: {type: stdout}\n",
 			nil, []string{`p.yaml:6: steps[0].keyby: unknown key (did you mean "key_by"?); allowed here: filter, map, key_by, aggregate, window, dedupe, name, uid, parallelism`}},
 		{"late to a dead_letter sink with a mistake", genSource + "  event_time: {field: n}\nsteps:\n  - key_by: n\n  - window: {type: tumbling, size: 1s, late: dead_letter, aggregate: {c: count()}}\nsink: {type: stdout}\ndead_letter: {type: stdot}\n",
-			nil, []string{`p.yaml:10: dead_letter.type: unknown sink type "stdot" (did you mean "stdout"?); use one of: `+registeredSinks()}},
+			nil, []string{`p.yaml:10: dead_letter.type: unknown sink type "stdot" (did you mean "stdout"?); use one of: ` + registeredSinks()}},
 		{"bad event_time field, event-time window", genSource + "  event_time: {field: 'n m'}\nsteps:\n  - key_by: n\n  - window: {type: tumbling, size: 1s, aggregate: {c: count()}}\nsink: {type: stdout}\n",
 			nil, []string{`p.yaml:5: source.event_time.field: "n m" is not a field name; use expression: for a CEL expression`}},
 		{"unaligned not a boolean, aligned_timeout", genSource + "sink: {type: stdout}\ncheckpoints: {interval: 1s, unaligned: maybe, aligned_timeout: 1s}\n",
@@ -103,7 +103,7 @@ checkpoints: {interval: 1s, mode: x, storage: '${CKPT}'}
 `
 	want := []string{
 		"p.yaml:7: steps[1]: key_by must be followed by aggregate, window or dedupe",
-		`p.yaml:8: sink.type: unknown sink type "stdot" (did you mean "stdout"?); use one of: `+registeredSinks(),
+		`p.yaml:8: sink.type: unknown sink type "stdot" (did you mean "stdout"?); use one of: ` + registeredSinks(),
 		"p.yaml:8: sink.path: environment variable OUT is not set; set it, or give a default: ${OUT:-value}",
 		`p.yaml:9: paralelism: unknown key (did you mean "parallelism"?); allowed here: name, parallelism, max_parallelism, source, steps, sink, branches, dead_letter, checkpoints, restart`,
 		`p.yaml:10: checkpoints.mode: "x" is not allowed; use one of: exactly-once, at-least-once`,

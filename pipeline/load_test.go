@@ -63,7 +63,7 @@ func TestConfigErrors(t *testing.T) {
 		{"CEL type", minimal + "steps:\n  - filter: \"'a' + 'b'\"\n",
 			nil, []string{"p.yaml:10: steps[0].filter:", "must be a bool"}},
 		{"unknown connector", strings.Replace(minimal, "type: stdout", "type: stdot", 1),
-			nil, []string{"p.yaml:8: sink.type: unknown sink type \"stdot\"", `did you mean "stdout"`, "use one of: "+registeredSinks()}},
+			nil, []string{"p.yaml:8: sink.type: unknown sink type \"stdot\"", `did you mean "stdout"`, "use one of: " + registeredSinks()}},
 		{"unknown source", strings.Replace(minimal, "type: generator", "type: rabbit", 1),
 			nil, []string{"p.yaml:3: source.type: unknown source type \"rabbit\"", "use one of: collection, file, generator"}},
 		{"missing variable", minimal + "checkpoints:\n  interval: 1s\n  storage: ${CKPT_DIR}\n",
@@ -296,12 +296,26 @@ steps:
 	}
 }
 
-func TestResolveScalar(t *testing.T) {
-	for in, want := range map[string]any{"1": int64(1), "-0x10": int64(-16), "1.5": 1.5, "1e3": 1000.0, "true": true,
-		"null": nil, "abc": "abc", "1_000": int64(1000), "12abc": "12abc", "": nil} {
-		if got := resolveScalar(in); got != want {
+// TestResolvePlain: plain scalars are resolved as goccy/go-yaml types
+// them, integers as int64 (float64 past their range).
+func TestResolvePlain(t *testing.T) {
+	for in, want := range map[string]any{"1": int64(1), "-0x10": int64(-16), "0o17": int64(15), "0b101": int64(5),
+		"1.5": 1.5, "0.1e-2": 0.001, "true": true, "null": nil, "~": nil, "abc": "abc", "1_000": int64(1000),
+		"12abc": "12abc", "": nil, "18446744073709551615": 18446744073709551615.0} {
+		if got := resolvePlain(in); got != want {
 			t.Errorf("%q: got %#v want %#v", in, got, want)
 		}
+	}
+	// Read from a file, with a variable too.
+	p, err := Parse("p.yaml", []byte("source:\n  type: generator\n  records:\n    - {a: 1, b: 2.5, c: '3', f: null, g: true}\n    - d: ${D}\n      e: x${D}\nsink: {type: stdout}\n"),
+		env(map[string]string{"D": "4"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Source.impl.(*registeredSource).cfg.(*collection.GeneratorConfig).Records
+	want := []Record{{"a": int64(1), "b": 2.5, "c": "3", "f": nil, "g": true}, {"d": int64(4), "e": "x4"}}
+	if fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", want) {
+		t.Errorf("got %#v\nwant %#v", got, want)
 	}
 }
 

@@ -47,6 +47,9 @@ type node struct {
 	// scalar
 	text   string
 	quoted bool // quoted or block scalar: always a string
+	// val is the value YAML resolves a plain scalar to, as goccy/go-yaml
+	// typed it (nil, bool, int64, float64 or string; see resolvePlain).
+	val any
 	// mapping, in file order
 	keys    []string
 	keyNode []*node
@@ -198,9 +201,20 @@ func (c *converter) pos(tk *token.Token, n *node) *node {
 	return n
 }
 
-func (c *converter) scalar(tk *token.Token, path, text string, quoted bool) *node {
+// scalar converts a scalar whose text is text; val is the value the
+// library resolved a plain one to, which a variable in it replaces by the
+// value the interpolated text resolves to.
+func (c *converter) scalar(tk *token.Token, path, text string, quoted bool, val any) *node {
 	n := c.pos(tk, &node{kind: kindScalar, quoted: quoted})
 	n.text = c.interpolate(n, path, text)
+	switch {
+	case quoted:
+		n.val = n.text
+	case n.text != text:
+		n.val = resolvePlain(n.text)
+	default:
+		n.val = val
+	}
 	return n
 }
 
@@ -239,23 +253,23 @@ func (c *converter) convertNode(an ast.Node, path string) *node {
 		return c.pos(v.GetToken(), &node{kind: kindNull})
 	case *ast.StringNode:
 		quoted := v.Token != nil && (v.Token.Type == token.SingleQuoteType || v.Token.Type == token.DoubleQuoteType)
-		return c.scalar(v.Token, path, v.Value, quoted)
+		return c.scalar(v.Token, path, v.Value, quoted, v.Value)
 	case *ast.LiteralNode:
 		text := ""
 		if v.Value != nil {
 			text = v.Value.Value
 		}
-		return c.scalar(v.Start, path, text, true)
+		return c.scalar(v.Start, path, text, true, text)
 	case *ast.IntegerNode:
-		return c.scalar(v.Token, path, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false, intValue(v.Value))
 	case *ast.FloatNode:
-		return c.scalar(v.Token, path, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false, v.Value)
 	case *ast.BoolNode:
-		return c.scalar(v.Token, path, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false, v.Value)
 	case *ast.InfinityNode:
-		return c.scalar(v.Token, path, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false, v.Value)
 	case *ast.NanNode:
-		return c.scalar(v.Token, path, v.Token.Value, false)
+		return c.scalar(v.Token, path, v.Token.Value, false, math.NaN())
 	case *ast.TagNode:
 		inner := c.convert(v.Value, path)
 		switch v.Start.Value {
@@ -443,9 +457,8 @@ func validVarName(s string) bool {
 	return true
 }
 
-// toAny converts a node into a JSON-like value: unquoted scalars are
-// resolved as YAML 1.2 core types (null, bool, int, float), quoted ones
-// are strings.
+// toAny converts a node into a JSON-like value: plain scalars are what
+// YAML resolves them to (see resolvePlain), quoted ones strings.
 func toAny(n *node) any {
 	switch n.kind {
 	case kindNull:
@@ -454,7 +467,7 @@ func toAny(n *node) any {
 		if n.quoted {
 			return n.text
 		}
-		return resolveScalar(n.text)
+		return n.val
 	case kindSeq:
 		out := make([]any, len(n.items))
 		for i, it := range n.items {
@@ -471,91 +484,53 @@ func toAny(n *node) any {
 	return nil
 }
 
-func resolveScalar(s string) any {
-	switch s {
-	case "", "~", "null", "Null", "NULL":
+// resolvePlain returns the value of the plain scalar s as goccy/go-yaml
+// resolves it (null, booleans, decimal, 0x, 0o and 0b integers, floats,
+// infinities and NaN; anything else a string): the text of a plain
+// scalar with a variable in it, or of an option, is read as its value
+// would have been if written in the file. An empty scalar is null, as in
+// YAML.
+func resolvePlain(s string) any {
+	if s == "" {
 		return nil
-	case "true", "True", "TRUE":
-		return true
-	case "false", "False", "FALSE":
-		return false
-	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF":
-		return math.Inf(1)
-	case "-.inf", "-.Inf", "-.INF":
-		return math.Inf(-1)
-	case ".nan", ".NaN", ".NAN":
+	}
+	tk := token.New(s, s, &token.Position{})
+	switch tk.Type {
+	case token.NullType:
+		return nil
+	case token.BoolType:
+		return ast.Bool(tk).Value
+	case token.IntegerType, token.BinaryIntegerType, token.OctetIntegerType, token.HexIntegerType:
+		return intValue(ast.Integer(tk).Value)
+	case token.FloatType:
+		return ast.Float(tk).Value
+	case token.InfinityType:
+		return ast.Infinity(tk).Value
+	case token.NanType:
 		return math.NaN()
-	}
-	if i, ok := parseInt(s); ok {
-		return i
-	}
-	if looksNumeric(s) {
-		if f, err := strconv.ParseFloat(strings.ReplaceAll(s, "_", ""), 64); err == nil {
-			return f
-		}
 	}
 	return s
 }
 
-// parseInt parses decimal, 0x, 0o and 0b integers.
-func parseInt(s string) (int64, bool) {
-	if s == "" {
-		return 0, false
-	}
-	t := strings.ReplaceAll(s, "_", "")
-	if t == "" || t[0] == '_' {
-		return 0, false
-	}
-	base := 10
-	neg := false
-	body := t
-	if body[0] == '-' || body[0] == '+' {
-		neg = body[0] == '-'
-		body = body[1:]
-	}
-	switch {
-	case strings.HasPrefix(body, "0x"):
-		base, body = 16, body[2:]
-	case strings.HasPrefix(body, "0o"):
-		base, body = 8, body[2:]
-	case strings.HasPrefix(body, "0b"):
-		base, body = 2, body[2:]
-	}
-	if body == "" {
-		return 0, false
-	}
-	u, err := strconv.ParseUint(body, base, 64)
-	if err != nil {
-		return 0, false
-	}
-	if neg {
-		if u > 1<<63 {
-			return 0, false
+// intValue is the value of an integer of the library (int64 or uint64)
+// in a record: an int64, or a float64 past its range.
+func intValue(v any) any {
+	switch x := v.(type) {
+	case uint64:
+		if x > math.MaxInt64 {
+			return float64(x)
 		}
-		return -int64(u), true
+		return int64(x)
+	case int64:
+		return x
 	}
-	if u > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(u), true
+	return v
 }
 
-func looksNumeric(s string) bool {
-	if s == "" {
-		return false
-	}
-	digit := false
-	for i, r := range s {
-		switch {
-		case r >= '0' && r <= '9':
-			digit = true
-		case r == '.', r == '_', r == 'e', r == 'E':
-		case (r == '-' || r == '+') && (i == 0 || s[i-1] == 'e' || s[i-1] == 'E'):
-		default:
-			return false
-		}
-	}
-	return digit
+// parseInt returns the integer that s (trimmed) is as a plain scalar.
+func parseInt(s string) (int64, bool) {
+	i, ok := resolvePlain(strings.TrimSpace(s)).(int64)
+	return i, ok
 }
 
 // describe renders a node's value for messages.

@@ -27,9 +27,9 @@ const defaultPollSize = 256
 // Source emits fn(i) for i in [0, n), or forever when n < 0.
 type Source[T any] struct {
 	n          int64
-	newFn      func() (func(i int64) T, error) // called once per reader
-	newBadFn   func() (func(i int64) (T, *connector.BadRecord), error)
-	rate       float64                         // records per second per reader; 0 = unlimited
+	newFn      func() (func(i int64) T, error)                         // called once per reader
+	newBadFn   func() (func(i int64) (T, *connector.BadRecord), error) // GenerateOrReject: instead of newFn
+	rate       float64                                                 // records per second per reader; 0 = unlimited
 	ts         func(i int64) int64
 	interleave bool
 	pollSize   int
