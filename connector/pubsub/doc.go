@@ -40,7 +40,13 @@
 // Pub/Sub redelivers it (a duplicate, never a loss). NewSource refuses a
 // MaxExtension shorter than the checkpoint interval plus the checkpoint
 // timeout (ExpectCheckpoints; in YAML the job's checkpoints: settings),
-// with the numbers. When the source closes in an orderly way it hands the
+// with the numbers. Ack ids are valid for the whole subscription, so the
+// restored state may go to any subtask (rescaling needs nothing more).
+// Pub/Sub cannot replay acknowledged messages: restoring a checkpoint
+// older than the latest (or a savepoint) does not bring back what was
+// acknowledged after it, unless the subscription is first sought back
+// (gcloud pubsub subscriptions seek --time, or to a Pub/Sub snapshot).
+// When the source closes in an orderly way it hands the
 // messages no snapshot holds back to Pub/Sub (a deadline of 0), so they are
 // redelivered at once; after a crash they come back when their deadline
 // runs out.

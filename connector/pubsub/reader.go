@@ -76,7 +76,7 @@ type reader[T any] struct {
 	restored     []string
 	started      bool
 	snapshotted  atomic.Bool
-	lastActivity atomic.Int64 // unix nanos of the last received message (or the start)
+	lastActivity atomic.Int64 // unix nanos of the last pull that got messages or had no room (or the start)
 	noCheckpoint atomic.Bool  // the "no checkpoint yet" warning was logged
 	startedAt    time.Time
 
@@ -316,6 +316,8 @@ func (r *reader[T]) pullLoop() {
 	for r.ctx.Err() == nil {
 		n := r.l.space()
 		if n == 0 {
+			// Held back by flow control, not idle.
+			r.lastActivity.Store(time.Now().UnixNano())
 			if r.hold && !r.snapshotted.Load() && time.Since(r.startedAt) > r.cfg.maxExtension && r.noCheckpoint.CompareAndSwap(false, true) {
 				r.log.Warn("pubsub source: no checkpoint was taken and the outstanding messages are full, so nothing is acknowledged; "+
 					"a job without checkpoints needs pubsub.AckOnReceipt", "subscription", r.cfg.subName)

@@ -105,7 +105,8 @@ func AckOnReceipt() SourceOption {
 	return sourceOpt(func(c *sourceConfig) { c.ackOnReceipt = true })
 }
 
-// EndWhenIdle ends the source once no message arrived for d and every
+// EndWhenIdle ends the source once its pulls found no message for d
+// (time held back by MaxOutstandingMessages does not count) and every
 // received message was emitted (default 0: never; the source is
 // unbounded). It is for draining a subscription whose publishers stopped
 // (backfills, tests). d should exceed AckDeadline, so that messages
