@@ -17,6 +17,9 @@ import (
 func TestAckOnCheckpointComplete(t *testing.T) {
 	for _, kind := range []string{"classic", "quorum"} {
 		t.Run(kind, func(t *testing.T) {
+			if kind == "quorum" && testing.Short() {
+				t.Skip("the broker's figures of quorum queues lag by seconds; the torture tests read quorum queues")
+			}
 			a := newAdmin(t)
 			q := a.queue("acks", kind, nil)
 			a.publish(q, 0, 30)
