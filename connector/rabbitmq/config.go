@@ -15,7 +15,7 @@ import (
 func init() {
 	connector.RegisterSource(connector.SourceType{Name: "rabbitmq", Formats: []string{"json", "text"},
 		Config: func() connector.SourceConfig { return &SourceConfig{} },
-		Docs: connector.Info{System: "RabbitMQ queues (AMQP 0-9-1)",
+		Docs: connector.Info{System: "RabbitMQ queues (AMQP 0-9-1) and streams",
 			Cases: []connector.Case{
 				{Guarantee: connector.ExactlyOnce, When: "with checkpoints and dedupe_by (correlation_id or message_id on every message): acked when checkpoints complete, redelivered ids dropped by a keyed deduplication stage within dedupe_horizon, at any parallelism"},
 				{Guarantee: connector.ExactlyOnce, When: "streams: (RabbitMQ streams, stream protocol) with checkpoints: each stream's offset is checkpoint state, at any parallelism"},
