@@ -98,7 +98,12 @@
 //     record. Every write is sent at once (at most MaxInFlight
 //     outstanding) and every checkpoint barrier waits until all writes
 //     sent before it are answered; after a restore the records after the
-//     checkpoint are written again, to the same effect.
+//     checkpoint are written again, to the same effect. Each write carries
+//     a timestamp taken when its record was written (increasing per
+//     subtask) and kept by its retries, so that writes of one row in
+//     flight at once, or a write retried after a later one, leave the
+//     later record's values (Cassandra resolves by timestamp); a statement
+//     with USING TIMESTAMP uses its own.
 //   - at-least-once, with checkpoints, for a statement that is not
 //     idempotent: a counter update (c = c + ?, c = c - 1), a list append
 //     or prepend (l = l + ?, l = ? + l), a call of now(), uuid() or

@@ -286,3 +286,30 @@ func TestSeveralContactPointsAndLocalDC(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryKeepsTheRecordsOrder: a write that timed out and is retried
+// after a later write of the same row does not overwrite it: every write
+// keeps the timestamp taken when its record was written.
+func TestRetryKeepsTheRecordsOrder(t *testing.T) {
+	cl := standIn(t)
+	cl.CountStatements("INSERT INTO ks.kv")
+	cl.Inject(cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeWriteTimeout})
+	s := mustSink(t, "INSERT INTO kv (k, v) VALUES (?, ?)", bindKV, append(fast(cl), RetryBackoff(300*time.Millisecond, time.Second))...)
+	w, err := s.NewWriter(wctx{checkpointing: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	writeAll(t, w, kv{"a", 1})
+	waitFor(t, 5*time.Second, func() bool { return cl.Count("INSERT INTO ks.kv") == 1 }, "the first write to time out")
+	writeAll(t, w, kv{"a", 2})
+	if err := w.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := cl.Count("INSERT INTO ks.kv"); n != 3 {
+		t.Errorf("%d writes, want 3 (one retried)", n)
+	}
+	if got := rows(t, cl, "kv"); len(got) != 1 || got[0]["v"] != int64(2) {
+		t.Errorf("rows %v; want the later record's value 2", got)
+	}
+}

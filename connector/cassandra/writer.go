@@ -116,6 +116,7 @@ type directWriter[T any] struct {
 	mu      sync.Mutex
 	err     error
 	closeMu sync.Once
+	lastTS  int64 // the timestamp of the last write (Write's goroutine only)
 	// onClose closes the session (once).
 	onClose func()
 }
@@ -158,20 +159,36 @@ func (w *directWriter[T]) Write(ctx context.Context, v T, _ int64) error {
 	case <-w.ctx.Done():
 		return errors.New("cassandra sink: writer closed")
 	}
+	// The write's timestamp is taken now, in the order of the records,
+	// and kept by its retries: two writes of one cell in flight at once
+	// (or a retried one) leave the later record's value, as Cassandra
+	// resolves by timestamp, not by arrival.
+	ts := w.timestamp()
 	w.wg.Add(1)
 	go func() {
 		defer w.wg.Done()
 		defer func() { <-w.sem }() // every acquired place is freed, whatever happens below
-		if err := w.exec(w.ctx, r); err != nil {
+		if err := w.exec(w.ctx, r, ts); err != nil {
 			w.fail(err)
 		}
 	}()
 	return nil
 }
 
-func (w *directWriter[T]) exec(ctx context.Context, r row) error {
+// timestamp returns the write timestamp of the next record: the clock in
+// microseconds, above the previous one.
+func (w *directWriter[T]) timestamp() int64 {
+	ts := time.Now().UnixMicro()
+	if ts <= w.lastTS {
+		ts = w.lastTS + 1
+	}
+	w.lastTS = ts
+	return ts
+}
+
+func (w *directWriter[T]) exec(ctx context.Context, r row, ts int64) error {
 	err := w.retry.do(ctx, func(ctx context.Context) error {
-		return w.sess.Query(w.b.cql, r...).WithContext(ctx).Consistency(w.cl).Idempotent(w.b.st.Idempotent).Exec()
+		return w.sess.Query(w.b.cql, r...).WithContext(ctx).Consistency(w.cl).Idempotent(w.b.st.Idempotent).WithTimestamp(ts).Exec()
 	})
 	return classify(err, w.b.st.CQL, w.b.where)
 }

@@ -43,7 +43,10 @@
 // next clustering column) and SELECT (columns, *, count(*); by partition
 // key, clustering prefix and range, or the whole table; LIMIT). Bind
 // markers are ? or :name; values may be named. Rows come back in key
-// order. TTLs expire on the wall clock. No filtering on regular columns,
+// order. TTLs expire on the wall clock. Every cell keeps its write
+// timestamp (the request's default timestamp, else the server's clock) and
+// a write older than the cell's is ignored, as in Cassandra, except counter
+// increments and collection merges; deletions are not timestamped. No filtering on regular columns,
 // no secondary indexes, no user types, no paging (all rows in one page),
 // no lightweight transactions inside batches.
 //

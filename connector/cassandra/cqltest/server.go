@@ -405,6 +405,9 @@ func (c *conn) execute(f frame, query string, p *preparedStmt, params queryParam
 		return
 	}
 	b := &bound{st: st, values: values, ks: ks}
+	if params.flags&qfDefaultTimestamp != 0 {
+		b.ts = params.timestamp
+	}
 	data := st.kind >= stInsert
 	if data {
 		done := c.srv.enter()
@@ -476,7 +479,11 @@ func (c *conn) batch(f frame, req batchRequest) {
 			c.fail(f, invalid("There were %d markers(?) in CQL but %d bound variables", len(st.markers), len(e.values)))
 			return
 		}
-		bs = append(bs, &bound{st: st, values: e.values, ks: ks})
+		b := &bound{st: st, values: e.values, ks: ks}
+		if req.flags&qfDefaultTimestamp != 0 {
+			b.ts = req.timestamp
+		}
+		bs = append(bs, b)
 		queries = append(queries, query)
 	}
 	// Counter and non-counter statements do not mix.

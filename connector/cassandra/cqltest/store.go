@@ -63,6 +63,10 @@ type row struct {
 	key     [][]byte // primary key values
 	vals    map[int][]byte
 	expires map[int]time.Time // per-column expiry (TTL)
+	// ts holds the write timestamp of every cell (microseconds): as in
+	// Cassandra, a write older than the cell's is ignored (last write
+	// wins by timestamp, not by arrival), except for counters.
+	ts map[int]int64
 	// marker: the row exists by an INSERT (it survives all its regular
 	// columns being null).
 	marker       bool
@@ -246,6 +250,14 @@ type bound struct {
 	st     *statement
 	values [][]byte
 	ks     string // the session's keyspace
+	ts     int64  // the write timestamp (microseconds); 0: now
+}
+
+func (b *bound) timestamp() int64 {
+	if b.ts != 0 {
+		return b.ts
+	}
+	return time.Now().UnixMicro()
 }
 
 func (b *bound) keyspace() (string, error) {
@@ -418,7 +430,7 @@ func (s *Store) touch(t *table, key string) {
 	}
 	var old *row
 	if r := t.rows[key]; r != nil {
-		old = &row{key: r.key, vals: maps.Clone(r.vals), expires: maps.Clone(r.expires), marker: r.marker, markerExpiry: r.markerExpiry}
+		old = &row{key: r.key, vals: maps.Clone(r.vals), expires: maps.Clone(r.expires), ts: maps.Clone(r.ts), marker: r.marker, markerExpiry: r.markerExpiry}
 	}
 	s.undo = append(s.undo, undoEntry{t, key, old})
 }
@@ -637,6 +649,7 @@ func (s *Store) insert(b *bound) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	ts := b.timestamp()
 	k := rowKey(key)
 	r := t.rows[k]
 	if st.ifNotExists {
@@ -655,7 +668,7 @@ func (s *Store) insert(b *bound) (*result, error) {
 		if ci < t.npk+t.nck {
 			continue
 		}
-		setCell(r, ci, v, exp)
+		setCell(r, ci, v, exp, ts)
 	}
 	if st.ifNotExists {
 		return s.casResult(t, true, nil), nil
@@ -663,7 +676,16 @@ func (s *Store) insert(b *bound) (*result, error) {
 	return &result{kind: 1}, nil
 }
 
-func setCell(r *row, ci int, v []byte, exp time.Time) {
+func setCell(r *row, ci int, v []byte, exp time.Time, ts int64) {
+	if ts != 0 {
+		if r.ts == nil {
+			r.ts = map[int]int64{}
+		}
+		if old, ok := r.ts[ci]; ok && old > ts {
+			return // a newer write holds the cell
+		}
+		r.ts[ci] = ts
+	}
 	if v == nil {
 		delete(r.vals, ci)
 		delete(r.expires, ci)
@@ -748,6 +770,7 @@ func (s *Store) update(b *bound) (*result, error) {
 	if t.counter && st.ttl != nil {
 		return nil, invalid("Cannot set the TTL on a counter update")
 	}
+	ts := b.timestamp()
 	k := rowKey(key)
 	r := t.rows[k]
 	if st.ifExists || len(st.ifConds) > 0 {
@@ -775,8 +798,9 @@ func (s *Store) update(b *bound) (*result, error) {
 	}
 	// Check every assignment before changing anything.
 	type change struct {
-		ci int
-		v  []byte
+		ci    int
+		v     []byte
+		merge bool // the new value merges the old one (collection + or -)
 	}
 	var changes []change
 	for _, a := range st.sets {
@@ -808,13 +832,13 @@ func (s *Store) update(b *bound) (*result, error) {
 			if a.op == '-' {
 				d = -d
 			}
-			changes = append(changes, change{ci, binary.BigEndian.AppendUint64(nil, uint64(int64Of(cur)+d))})
+			changes = append(changes, change{ci, binary.BigEndian.AppendUint64(nil, uint64(int64Of(cur)+d)), true})
 		case a.op == '=':
 			v, err := b.termValue(a.val, c.typ)
 			if err != nil {
 				return nil, err
 			}
-			changes = append(changes, change{ci, v})
+			changes = append(changes, change{ci, v, false})
 		case c.typ.ID == TypeList || c.typ.ID == TypeSet:
 			v, err := b.termValue(a.val, c.typ)
 			if err != nil {
@@ -847,7 +871,7 @@ func (s *Store) update(b *bound) (*result, error) {
 			if len(out) > 0 {
 				nv = encodeCollection(out)
 			}
-			changes = append(changes, change{ci, nv})
+			changes = append(changes, change{ci, nv, true})
 		default:
 			return nil, invalid("Invalid operation (%s = %s %c ?) for non list/set/counter column %s", a.col, a.col, a.op, a.col)
 		}
@@ -858,7 +882,11 @@ func (s *Store) update(b *bound) (*result, error) {
 		t.rows[k] = r
 	}
 	for _, c := range changes {
-		setCell(r, c.ci, c.v, exp)
+		cts := ts
+		if t.cols[c.ci].typ.ID == TypeCounter || c.merge {
+			cts = 0 // increments and collection merges apply whatever their timestamp
+		}
+		setCell(r, c.ci, c.v, exp, cts)
 	}
 	if st.ifExists || len(st.ifConds) > 0 {
 		return s.casResult(t, true, nil), nil
@@ -956,7 +984,7 @@ func (s *Store) delete(b *bound) (*result, error) {
 			if !ok || ci < t.npk+t.nck {
 				return nil, invalid("Invalid column %s in DELETE", c)
 			}
-			setCell(r, ci, nil, time.Time{})
+			setCell(r, ci, nil, time.Time{}, 0)
 		}
 	}
 	if st.ifExists {
