@@ -171,8 +171,9 @@
 //     does not detect it.
 //   - All rows of a checkpoint are held in memory and in the checkpoint
 //     until it completes: size checkpoint intervals accordingly.
-//   - Conditional statements (IF ...) cannot be batched with markers;
-//     they are idempotent, so they are written directly.
+//   - Conditional statements (IF ...) cannot be batched with markers:
+//     WriteAhead refuses them. They are idempotent, so YAML's
+//     delivery: exactly-once writes them directly.
 //
 // Cleaning the commit tables: when a checkpoint's commit finishes, the
 // committer deletes its subtask's markers of the checkpoints that no
@@ -180,9 +181,13 @@
 // barrier of the checkpoint just committed), with one range deletion.
 // So at any time only the markers of the last one or two committed
 // checkpoints per subtask exist; after the job ends, those of its last
-// checkpoint stay. Logged-batch markers also expire after marker_ttl
+// checkpoint stay (until a later run under the same sink id passes that
+// checkpoint id). Logged-batch markers also expire after marker_ttl
 // (counters cannot have a TTL). Markers of writer subtasks that a restore
-// at a lower parallelism removed stay until then too.
+// at a lower parallelism removed are not deleted (logged-batch markers
+// expire). A marker's key is never written again after its deletion
+// (every attempt has its own epoch), which Cassandra requires of
+// counters.
 //
 // The commit tables, created by subtask 0 with IF NOT EXISTS when
 // missing (the other subtasks wait for them: concurrent schema changes of
