@@ -11,6 +11,7 @@ import (
 	_ "github.com/sluicehq/sluice/connector/file"
 	_ "github.com/sluicehq/sluice/connector/stdout"
 	"github.com/sluicehq/sluice/pipeline"
+	"github.com/sluicehq/sluice/stream"
 )
 
 func env(vars map[string]string) pipeline.LoadOption {
@@ -39,62 +40,49 @@ func TestExampleBuilds(t *testing.T) {
 	}
 }
 
-const yamlJob = `name: t
-source:
-  type: pubsub
-  project: p
-  subscription: s
-%s
-sink:
-  type: %s
-%s
-checkpoints:
-  interval: 1s
-  storage: %s
-`
-
 // TestYAMLOptions: mistakes of the YAML options are reported with their
-// key; good configurations build.
+// key; good configurations build, with the guarantee they declare (the
+// file sink is exactly-once, so the job's guarantee is the source's when
+// the pubsub sink is not under test).
 func TestYAMLOptions(t *testing.T) {
 	cases := []struct {
-		name       string
-		src, sink  string
-		sinkType   string
-		wantErr    string
-		guarantees string
+		name      string
+		src, sink string
+		wantErr   string
+		want      string // the job's guarantee
 	}{
-		{name: "defaults", guarantees: "at-least-once"},
-		{name: "dedupe", src: "  dedupe_by_id: true", guarantees: "exactly-once"},
+		{name: "defaults", want: "at-least-once"},
+		{name: "dedupe", src: "  dedupe_by_id: true", want: "exactly-once"},
 		{name: "horizon without dedupe", src: "  dedupe_horizon: 3h", wantErr: "dedupe_horizon goes with dedupe_by_id"},
 		{name: "short horizon", src: "  dedupe_by_id: true\n  dedupe_horizon: 10m", wantErr: "shorter than max_extension"},
 		{name: "extension below deadline", src: "  ack_deadline: 60s\n  max_extension: 30s", wantErr: "shorter than ack_deadline"},
-		{name: "ack on receipt", src: "  ack_on_receipt: true", guarantees: "at-most-once"},
+		{name: "ack on receipt", src: "  ack_on_receipt: true", want: "at-most-once"},
+		{name: "extension shorter than checkpoints", src: "  max_extension: 5m", wantErr: "max extension 5m0s is shorter than checkpoint interval 1s + checkpoint timeout 10m0s = 10m1s"},
 		{name: "ack on receipt with dedupe", src: "  ack_on_receipt: true\n  dedupe_by_id: true", wantErr: "nothing to deduplicate"},
 		{name: "fractional deadline", src: "  ack_deadline: 1500ms", wantErr: "not whole seconds"},
 		{name: "bad format", src: "  format: csv", wantErr: "format"},
 		{name: "unknown key", src: "  subscriptions: x", wantErr: "subscriptions"},
-		{name: "sink", sinkType: "pubsub", sink: "  project: p\n  topic: t\n  ordering_key: key\n  attributes: [region]", guarantees: "at-least-once"},
-		{name: "sink without topic", sinkType: "pubsub", sink: "  project: p", wantErr: "topic"},
-		{name: "sink bad ordering key", sinkType: "pubsub", sink: "  project: p\n  topic: t\n  ordering_key: 'nope('", wantErr: "ordering_key"},
+		{name: "text", src: "  format: text\n  max_outstanding_messages: 5\n  end_when_idle: 1s", want: "at-least-once"},
+		{name: "sink", sink: "  type: pubsub\n  project: p\n  topic: t\n  ordering_key: key\n  attributes: [region]", want: "at-least-once"},
+		{name: "sink without topic", sink: "  type: pubsub\n  project: p", wantErr: "topic"},
+		{name: "sink bad ordering key", sink: "  type: pubsub\n  project: p\n  topic: t\n  ordering_key: 'nope('", wantErr: "ordering_key"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			sinkType, sink := c.sinkType, c.sink
-			if sinkType == "" {
-				sinkType, sink = "stdout", ""
+			dir := t.TempDir()
+			sink := c.sink
+			if sink == "" {
+				sink = "  type: file\n  path: " + filepath.Join(dir, "out")
 			}
-			doc := strings.NewReplacer("%s\nsink", c.src+"\nsink").Replace(yamlJob)
-			doc = strings.Replace(doc, "type: %s\n%s", "type: "+sinkType+"\n"+sink, 1)
-			doc = strings.Replace(doc, "%s", t.TempDir(), 1)
+			doc := "name: t\nsource:\n  type: pubsub\n  project: p\n  subscription: s\n" + c.src + "\nsink:\n" + sink +
+				"\ncheckpoints:\n  interval: 1s\n  storage: " + filepath.Join(dir, "ck") + "\n"
 			p, err := pipeline.Parse("job.yaml", []byte(doc))
-			var e interface {
-				Guarantee() interface{ String() string }
-			}
-			_ = e
+			var g string
 			if err == nil {
-				var env interface{}
-				env, err = pipeline.Build(p, pipeline.Overrides{})
-				_ = env
+				var e *stream.Env
+				if e, err = pipeline.Build(p, pipeline.Overrides{}); err == nil {
+					g = e.Guarantee().Guarantee.String()
+				}
 			}
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
@@ -104,6 +92,9 @@ func TestYAMLOptions(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatalf("%v\n%s", err, doc)
+			}
+			if g != c.want {
+				t.Errorf("guarantee %s, want %s", g, c.want)
 			}
 		})
 	}

@@ -7,6 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2/pstest"
+	"google.golang.org/grpc/codes"
 
 	"github.com/sluicehq/sluice/connector"
 )
@@ -73,16 +77,32 @@ func TestSinkFlushWaitsForConfirmation(t *testing.T) {
 	}
 }
 
-// TestSinkRefusals: a missing topic fails Flush permanently, naming it.
+// TestSinkRefusals: a missing topic or a refused permission fails Flush
+// permanently, naming the topic and what to change.
 func TestSinkRefusals(t *testing.T) {
-	f := newFake(t)
-	w := fakeSink(t, f, "nowhere", StringSerializer())
-	if err := w.Write(context.Background(), "x", 0); err != nil {
-		t.Fatal(err)
-	}
-	err := w.Flush(context.Background())
-	if !errors.Is(err, connector.ErrRejected) || !strings.Contains(err.Error(), topicName("nowhere")) || !strings.Contains(err.Error(), "does not exist") {
-		t.Fatalf("Flush: %v; want a refusal naming the topic", err)
+	for _, c := range []struct {
+		name  string
+		opts  []pstest.ServerReactorOption
+		topic bool
+		want  string
+	}{
+		{name: "missing", want: "does not exist"},
+		{name: "denied", opts: []pstest.ServerReactorOption{pstest.WithErrorInjection("Publish", codes.PermissionDenied, "no")}, topic: true, want: "roles/pubsub.publisher"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake(t, c.opts...)
+			if c.topic {
+				f.topic(t, "nowhere")
+			}
+			w := fakeSink(t, f, "nowhere", StringSerializer(), PublishTimeout(5*time.Second))
+			if err := w.Write(context.Background(), "x", 0); err != nil {
+				t.Fatal(err)
+			}
+			err := w.Flush(context.Background())
+			if !errors.Is(err, connector.ErrRejected) || !strings.Contains(err.Error(), topicName("nowhere")) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Flush: %v; want a refusal naming the topic and %q", err, c.want)
+			}
+		})
 	}
 }
 
