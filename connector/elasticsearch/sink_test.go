@@ -664,3 +664,44 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("%d documents, want 100", n)
 	}
 }
+
+// TestRepeatedIDInBatch: writes of one id that would share a request
+// either replace one another (index) or go in separate requests (update),
+// so a retried earlier write never lands after a later one.
+func TestRepeatedIDInBatch(t *testing.T) {
+	for _, op := range []Op{OpIndex, OpUpdate} {
+		t.Run(string(op), func(t *testing.T) {
+			srv := newServer(t)
+			var mu sync.Mutex
+			tried := map[string]bool{}
+			srv.SetItemFault(func(a estest.Action) int {
+				mu.Lock()
+				defer mu.Unlock()
+				if strings.Contains(string(a.Source), `"even"`) && !tried[string(a.Source)] {
+					tried[string(a.Source)] = true
+					return 429 // the first attempt of every write of an even n
+				}
+				return 0
+			})
+			w := mustWriter(t, mustSink(t, JSON[doc](), append(fast(), URLs(srv.URL), Index("docs"), ID(docID), Operation(op),
+				BatchActions(10), Concurrency(1), FlushInterval(time.Hour))...), nil)
+			var in []doc
+			for n := range 26 {
+				v := "odd"
+				if n%2 == 0 {
+					v = "even"
+				}
+				in = append(in, doc{ID: "k", N: int64(n), Value: v}, doc{ID: fmt.Sprint("o", n), N: int64(n), Value: v})
+			}
+			if err := writeAll(w, in...); err != nil {
+				t.Fatal(err)
+			}
+			if d, _ := source(t, srv, "docs", "k"); d.N != 25 {
+				t.Errorf("k holds n=%d, want the last, 25", d.N)
+			}
+			if srv.Count("docs") != 27 {
+				t.Errorf("%d documents, want 27", srv.Count("docs"))
+			}
+		})
+	}
+}
