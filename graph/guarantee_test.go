@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"strings"
 	"testing"
 
@@ -33,7 +34,7 @@ func TestGuaranteeComposition(t *testing.T) {
 			} else {
 				s.SinkTo("out", sluicetest.NewSink[int]())
 			}
-			rep := env.Graph().Guarantee(tt.cp, tt.mode)
+			rep := streamhook.Graph(env).Guarantee(tt.cp, tt.mode)
 			if rep.Guarantee != tt.want {
 				t.Fatalf("got %v, want %v\n%s", rep.Guarantee, tt.want, rep)
 			}
@@ -70,7 +71,7 @@ func TestUndeclaredGuaranteeIsAPlanError(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := stream.New("g")
 			stream.FromSlice(env, []int{1}).SinkTo("out", c.sink)
-			_, err := env.Plan()
+			err := env.Validate()
 			switch {
 			case c.wantErr == "" && err != nil:
 				t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/graph"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"github.com/sluicehq/sluice/runtime"
 	"github.com/sluicehq/sluice/runtime/restart"
 )
@@ -164,6 +165,31 @@ func (e *Env) Graph() *graph.Graph { return e.g }
 // Plan compiles the job into its physical plan. It returns the errors
 // Start would return for the job's settings and graph.
 func (e *Env) Plan() (*runtime.Plan, error) { return e.compile() }
+
+// Validate checks the job's settings and graph as Execute would,
+// without running anything: it returns Execute's errors for an invalid
+// setting or a job without a sink.
+func (e *Env) Validate() error {
+	_, err := e.compile()
+	return err
+}
+
+// Describe returns the job's physical plan as text (what `sluice plan`
+// shows): every operator chain with its parallelism and inputs. Its
+// errors are Validate's.
+func (e *Env) Describe() (string, error) {
+	p, err := e.compile()
+	if err != nil {
+		return "", err
+	}
+	return p.String(), nil
+}
+
+func init() {
+	streamhook.Plan = func(env any) (*runtime.Plan, error) { return env.(*Env).compile() }
+	streamhook.Graph = func(env any) *graph.Graph { return env.(*Env).g }
+	streamhook.SetHooks = func(env any, h runtime.Hooks) { env.(*Env).cfg.Hooks = h }
+}
 
 // compile checks the settings and the graph and compiles the graph. Its
 // errors wrap runtime.ErrConfig.

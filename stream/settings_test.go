@@ -112,8 +112,7 @@ func TestInvalidSettings(t *testing.T) {
 					}
 				}
 			}
-			_, err := job(tc.opts, tc.fn).Plan()
-			check("Plan", err)
+			check("Validate", job(tc.opts, tc.fn).Validate())
 			j, err := job(tc.opts, tc.fn).Start(context.Background())
 			if j != nil {
 				t.Fatal("Start returned a job")
@@ -129,7 +128,7 @@ func TestInvalidSettings(t *testing.T) {
 func TestInvalidSettingCountsOnce(t *testing.T) {
 	env := stream.New("once", stream.WithMaxParallelism(1<<20))
 	stream.FromSlice(env, ints(3)).SinkTo("out", sluicetest.NewSink[int]())
-	_, err := env.Plan()
+	err := env.Validate()
 	if err == nil || strings.Count(err.Error(), "max parallelism") != 1 {
 		t.Fatalf("got %v, want the option named once", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -160,7 +161,7 @@ func TestUnalignedRecovery(t *testing.T) {
 				env := stream.New("unaligned", stream.WithParallelism(2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
 					stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Unaligned: true, AlignedTimeout: tc.timeout}),
 					stream.WithRestart(restart.FixedDelay(-1, time.Millisecond)), stream.WithMaxRepeatedFailures(-1),
-					stream.WithBatchSize(64), stream.WithHooks(hooks))
+					stream.WithBatchSize(64), withHooks(hooks))
 				twoSpeedJob(env, nFast, nSlow, keys, f, sink)
 				sluicetest.Run(t, env)
 				close(events)
@@ -216,7 +217,7 @@ func TestUnalignedRescale(t *testing.T) {
 	events := make(chan runtime.JobEvent, 10000)
 	env := stream.New("rescale-unaligned", stream.WithParallelism(2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
 		stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Storage: dir, Retain: 1000, Unaligned: true}),
-		stream.WithBatchSize(64), stream.WithHooks(hooks))
+		stream.WithBatchSize(64), withHooks(hooks))
 	twoSpeedJob(env, nFast, nSlow, keys, sluicetest.NewFailer(), sink)
 	job, err := env.Start(ctx)
 	if err != nil {
@@ -243,7 +244,7 @@ func TestUnalignedRescale(t *testing.T) {
 	st2 := newInflightStats()
 	env2 := stream.New("rescale-unaligned", stream.WithParallelism(3), stream.WithLogger(quietLogger()),
 		stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Storage: dir, Unaligned: true}),
-		stream.WithRestore(path), stream.WithBatchSize(64), stream.WithHooks(st2.hooks()))
+		stream.WithRestore(path), stream.WithBatchSize(64), withHooks(st2.hooks()))
 	twoSpeedJob(env2, nFast, nSlow, keys, sluicetest.NewFailer(), sink)
 	sluicetest.Run(t, env2)
 	got := sink.Values()
@@ -296,7 +297,7 @@ func TestAlignedTimeoutClock(t *testing.T) {
 				}
 			}()
 			env := stream.New("timeout-clock", stream.WithParallelism(2), stream.WithEvents(events), stream.WithLogger(quietLogger()),
-				stream.WithClock(clock), stream.WithBatchSize(64), stream.WithHooks(st.hooks()),
+				stream.WithClock(clock), stream.WithBatchSize(64), withHooks(st.hooks()),
 				stream.WithCheckpointConfig(runtime.CheckpointConfig{Interval: 10 * time.Millisecond, Unaligned: true, AlignedTimeout: time.Minute}))
 			twoSpeedJob(env, nFast, nSlow, keys, sluicetest.NewFailer(), sink)
 			sluicetest.Run(t, env)
@@ -351,4 +352,9 @@ func TestUnalignedConfig(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// withHooks installs the runtime's test hooks h.
+func withHooks(h runtime.Hooks) stream.Option {
+	return func(e *stream.Env) { streamhook.SetHooks(e, h) }
 }

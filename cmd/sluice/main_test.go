@@ -101,10 +101,8 @@ func TestPlanExamples(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d\n%s", code, errOut)
 			}
-			for _, w := range []string{"job \"", "parallelism=", "checkpoints every 500ms", "end-to-end guarantee: exactly-once"} {
-				if f == "../../examples/flagship.yaml" && w == "checkpoints every 500ms" {
-					w = "checkpoints every 1s"
-				}
+			interval, guarantee := exampleExpectations(t, f)
+			for _, w := range []string{"job \"", "parallelism=", "checkpoints every " + interval, "end-to-end guarantee: " + guarantee} {
 				if !strings.Contains(out, w) {
 					t.Errorf("plan output lacks %q:\n%s", w, out)
 				}
@@ -626,4 +624,32 @@ func TestSignalWithoutCheckpoints(t *testing.T) {
 	if !strings.Contains(out, `{"n":0}`) {
 		t.Errorf("stdout sink wrote nothing to the command's stdout: %q", out[:min(len(out), 200)])
 	}
+}
+
+// exampleExpectations returns the checkpoint interval an example sets
+// (checkpoints.interval) and the end-to-end guarantee it states in a
+// "# guarantee: ..." comment line (exactly-once when it states none).
+func exampleExpectations(t *testing.T, file string) (interval, guarantee string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	guarantee = "exactly-once"
+	section := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if g, ok := strings.CutPrefix(line, "# guarantee: "); ok {
+			guarantee = strings.Fields(g)[0]
+		}
+		if line != "" && line[0] != ' ' && line[0] != '#' {
+			section, _, _ = strings.Cut(line, ":")
+		}
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "interval:"); ok && section == "checkpoints" {
+			interval, _, _ = strings.Cut(strings.TrimSpace(v), " ")
+		}
+	}
+	if interval == "" {
+		t.Fatalf("%s sets no checkpoints.interval", file)
+	}
+	return interval, guarantee
 }

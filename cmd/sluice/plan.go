@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"io"
 	"io/fs"
 	"strings"
@@ -80,12 +81,12 @@ func (a *app) plan(args []string) int {
 // describeJob prints the plan, the job's settings and its end-to-end
 // guarantee.
 func describeJob(w io.Writer, p *pipeline.Pipeline, env *stream.Env) error {
-	plan, err := env.Plan()
+	plan, err := streamhook.Plan(env)
 	if err != nil {
 		return err
 	}
 	cfg := env.Config()
-	g := env.Graph()
+	g := streamhook.Graph(env)
 	fmt.Fprintf(w, "pipeline %s\n", p.File)
 	fmt.Fprint(w, plan.String())
 	maxPar := g.MaxParallelism

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -137,7 +138,7 @@ func (a *app) run(args []string) int {
 	if srv != nil {
 		defer srv.Close()
 	}
-	plan, _ := env.Plan() // compiled above by describeJob
+	plan, _ := streamhook.Plan(env) // compiled above by describeJob
 	prog.start(p.Name, plan, job.Metrics)
 
 	// On a terminal the status line is redrawn every second; otherwise

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
@@ -327,7 +328,8 @@ func (s Source[T]) checkAcks(t *testing.T) {
 		}
 		prev = n
 	}}
-	se := stream.New("conformance-"+s.Name, append(e.options(s.Parallelism, "", false), stream.WithHooks(hooks))...)
+	se := stream.New("conformance-"+s.Name, e.options(s.Parallelism, "", false)...)
+	streamhook.SetHooks(se, hooks)
 	bounded, err := s.build(se, j)
 	if err != nil {
 		t.Fatal(err)

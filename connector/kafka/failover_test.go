@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -258,7 +259,7 @@ func TestExactlyOnceVisibleAfterCompletion(t *testing.T) {
 		looks = append(looks, look{id, sum(offsets(t, addr, "vis-out", true)), sum(offsets(t, addr, "vis-out", false))})
 	}
 	env := stream.New("visible", stream.WithLogger(quietLogger()), stream.WithCheckpointing(50*time.Millisecond, ""),
-		stream.WithHooks(runtime.Hooks{CheckpointCompleted: hook}))
+		func(env *stream.Env) { streamhook.SetHooks(env, runtime.Hooks{CheckpointCompleted: hook}) })
 	gen := collection.Generate(n, func(i int64) string { return fmt.Sprint(i) }, collection.Rate(5000))
 	stream.FromSource(env, "gen", gen, eventtime.NoWatermarks[string]()).SinkTo("kafka", snk)
 	sluicetest.Run(t, env)

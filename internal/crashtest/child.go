@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -169,7 +170,7 @@ func (e *ChildEnv) Options(interval time.Duration) []stream.Option {
 		stream.WithCheckpointing(interval, e.Checkpoints),
 		stream.WithRestore("latest"),
 		stream.WithRestart(restart.None()),
-		stream.WithHooks(e.Hooks()),
+		func(env *stream.Env) { streamhook.SetHooks(env, e.Hooks()) },
 		stream.WithEvents(e.Events()),
 		stream.WithLogger(e.Logger),
 	}
