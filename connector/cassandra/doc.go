@@ -127,9 +127,11 @@
 // checkpoint id, epoch, chunk):
 //
 //   - for a counter table, a COUNTER batch of the rows and
-//     UPDATE <commit table>_counts SET applied = applied + 1 ...;
+//     UPDATE <commit table>_counts SET applied = applied + 1 ...; up to
+//     MaxInFlight batches at once (increments commute);
 //   - otherwise a LOGGED batch of the rows and an INSERT INTO <commit
-//     table> ... USING TTL marker_ttl.
+//     table> ... USING TTL marker_ttl, one batch after the other (list
+//     appends keep the records' order).
 //
 // The epoch is drawn at random by every writer attempt and travels in its
 // committables, so that a job started afresh under the same sink id (its

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gocql/gocql"
@@ -169,10 +170,6 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 	if w.closed {
 		return errors.New("cassandra sink: commit after the writer closed")
 	}
-	type chunk struct {
-		h    chunkHeader
-		rows []row
-	}
 	type source struct {
 		subtask int
 		epoch   int64
@@ -200,6 +197,7 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 		if err != nil {
 			return err
 		}
+		var todo []chunk
 		for _, ch := range bySource[src] {
 			if n := done[ch.h.chunk]; n > 0 {
 				if n > 1 {
@@ -208,9 +206,23 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 				}
 				continue
 			}
-			if err := c.apply(ctx, ch.h, checkpointID, ch.rows); err != nil {
-				return err
+			todo = append(todo, ch)
+		}
+		if !w.counter {
+			// Logged batches one after the other: list appends keep the
+			// records' order.
+			for _, ch := range todo {
+				if err := c.apply(ctx, ch.h, checkpointID, ch.rows); err != nil {
+					return err
+				}
 			}
+			continue
+		}
+		// Counter increments commute: up to MaxInFlight batches at once.
+		if err := c.applyConcurrently(ctx, todo, func(ctx context.Context, ch chunk) error {
+			return c.apply(ctx, ch.h, checkpointID, ch.rows)
+		}); err != nil {
+			return err
 		}
 	}
 	if checkpointID > w.committed {
@@ -226,6 +238,45 @@ func (c *committer[T]) Commit(ctx context.Context, checkpointID int64, committab
 		}
 	}
 	return nil
+}
+
+// chunk is a decoded committable.
+type chunk struct {
+	h    chunkHeader
+	rows []row
+}
+
+// applyConcurrently runs apply for every chunk, at most MaxInFlight at
+// once, and returns the first error once all have ended.
+func (c *committer[T]) applyConcurrently(ctx context.Context, chunks []chunk, apply func(context.Context, chunk) error) error {
+	sem := make(chan struct{}, c.w.sink.cfg.maxInFlight)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, ch := range chunks {
+		sem <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			<-sem
+			break // the commit fails; what is not applied is applied when it is repeated
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := apply(ctx, ch); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
 }
 
 // applied reads the markers of the chunks of checkpoint cp already
