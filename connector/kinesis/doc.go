@@ -151,10 +151,12 @@
 // as is. When node, npm or the registry is missing the emulator tests fail
 // under CI=1 and are skipped otherwise. They are: the conformance suite
 // (connectortest) for the source, on streams split and merged before the
-// checks with aggregated records and bad records, and for the sink; and a
+// checks with aggregated records and bad records, and for the sink; a
 // SIGKILL torture of the source (exactly-once file target) during which the
 // stream is resharded seven times with UpdateShardCount (splits and
-// merges), its output checked record by record. A fake of the shard API
+// merges), its output checked record by record; jobs stopped at different
+// points and restored at other parallelisms; and a YAML job from one
+// stream to another with a CEL partition key. A fake of the shard API
 // (ListShards, GetShardIterator, GetRecords, PutRecords at the API
 // interface) drives the cases that an emulator cannot produce on cue: a
 // shard finishing between the enumerator's and the reader's snapshot,
