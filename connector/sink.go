@@ -73,6 +73,12 @@ type Committer interface {
 	// the next checkpoint, under the savepoint's id. checkpointID is 0 for
 	// what a job without checkpoints commits at the end of its input.
 	//
+	// After a restore at the parallelism of the checkpoint, a subtask
+	// gets back exactly the committables (and writer state) it snapshot;
+	// at another parallelism the committables of all old subtasks are
+	// spread round-robin, so one committer may get several old subtasks'
+	// and those of one old subtask may be committed by several at once.
+	//
 	// It retries transient failures itself, treats "already committed" as
 	// success (after a restore, restored committables are committed again),
 	// and returns an error wrapping ErrDataLoss when a committable can no

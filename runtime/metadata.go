@@ -238,6 +238,24 @@ func (r *restoredJob) forSubtask(uid string, subtask, par int, kgs state.KeyGrou
 			rs.Unions[n] = append(rs.Unions[n], l...)
 		}
 	}
+	if om.Parallelism == par {
+		// At an unchanged parallelism, every subtask gets back exactly
+		// what it snapshot: a writer's state and its committables stay
+		// together, so its checkpoints are committed in order by one
+		// subtask.
+		for _, s := range om.Subtasks {
+			if s.Subtask != subtask {
+				continue
+			}
+			for n, l := range s.Lists {
+				if rs.Lists == nil {
+					rs.Lists = map[string][][]byte{}
+				}
+				rs.Lists[n] = append(rs.Lists[n], l...)
+			}
+		}
+		return rs
+	}
 	for n, l := range lists {
 		for i, e := range l {
 			if i%par == subtask {

@@ -30,13 +30,20 @@ func TestJobMetadataRoundTrip(t *testing.T) {
 	if om == nil || len(om.Subtasks) != 2 || om.Subtasks[0].Subtask != 0 || om.Subtasks[1].KeyedFile != "count-1.keyed" {
 		t.Fatalf("round trip: %+v", om)
 	}
-	// Redistribution: the list state's 3 entries over 2 new subtasks, and
-	// the keyed files whose key groups overlap each new range.
+	// At the same parallelism every subtask gets its own list state back
+	// (a sink's committables stay with its writer state), and the keyed
+	// files whose key groups overlap its range.
 	rj := &restoredJob{id: 3, meta: m}
 	s0 := rj.forSubtask("count", 0, 2, state.RangeForSubtask(128, 2, 0))
 	s1 := rj.forSubtask("count", 1, 2, state.RangeForSubtask(128, 2, 1))
-	if len(s0.Lists["l"]) != 2 || len(s1.Lists["l"]) != 1 || len(s0.KeyedFiles) != 1 || len(s1.KeyedFiles) != 1 {
-		t.Fatalf("redistribution: %+v / %+v", s0, s1)
+	if len(s0.Lists["l"]) != 3 || len(s1.Lists["l"]) != 0 || len(s0.KeyedFiles) != 1 || len(s1.KeyedFiles) != 1 {
+		t.Fatalf("same parallelism: %+v / %+v", s0, s1)
+	}
+	// At another parallelism the entries are spread round-robin.
+	for i := range 3 {
+		if s := rj.forSubtask("count", i, 3, state.RangeForSubtask(128, 3, i)); len(s.Lists["l"]) != 1 {
+			t.Fatalf("scale up, subtask %d: %+v", i, s)
+		}
 	}
 	s := rj.forSubtask("count", 0, 1, state.RangeForSubtask(128, 1, 0))
 	if len(s.KeyedFiles) != 2 || len(s.Lists["l"]) != 3 {

@@ -82,8 +82,9 @@ type KeyedSnapshot interface {
 // OperatorSnapshot collects what one operator subtask contributes to a
 // checkpoint.
 //
-// Lists hold operator state that is redistributed round-robin over the new
-// subtasks when the parallelism changes (source splits, for example).
+// Lists hold operator state that each subtask gets back whole at an
+// unchanged parallelism, and that is redistributed round-robin over the
+// new subtasks when the parallelism changes (source splits, for example).
 // Unions hold operator state that every subtask receives whole on restore.
 type OperatorSnapshot struct {
 	Keyed  KeyedSnapshot
