@@ -76,7 +76,10 @@ type reader[T any] struct {
 	restored     []string
 	started      bool
 	snapshotted  atomic.Bool
-	lastActivity atomic.Int64 // unix nanos of the last pull that got messages or had no room (or the start)
+	// idleSince is when the current run of empty pulls began (unix
+	// nanos), 0 while pulls find messages, flow control holds them back,
+	// or none completed yet.
+	idleSince atomic.Int64
 	noCheckpoint atomic.Bool  // the "no checkpoint yet" warning was logged
 	startedAt    time.Time
 
@@ -163,7 +166,6 @@ func (r *reader[T]) Start() error {
 	}
 	r.started = true
 	r.startedAt = time.Now()
-	r.lastActivity.Store(r.startedAt.UnixNano())
 	if r.hold {
 		r.l.queueAcks(r.restored)
 		if len(r.restored) > 0 {
@@ -221,7 +223,7 @@ func (r *reader[T]) PollNext(out connector.ReaderOutput[T]) (connector.InputStat
 		return connector.MoreAvailable, nil
 	}
 	if d := r.cfg.endWhenIdle; d > 0 {
-		if time.Since(time.Unix(0, r.lastActivity.Load())) >= d && !r.l.acksPending() {
+		if since := r.idleSince.Load(); since != 0 && time.Since(time.Unix(0, since)) >= d && !r.l.acksPending() {
 			return connector.EndOfInput, nil
 		}
 		r.armWake(idleWake)
@@ -317,7 +319,7 @@ func (r *reader[T]) pullLoop() {
 		n := r.l.space()
 		if n == 0 {
 			// Held back by flow control, not idle.
-			r.lastActivity.Store(time.Now().UnixNano())
+			r.idleSince.Store(0)
 			if r.hold && !r.snapshotted.Load() && time.Since(r.startedAt) > r.cfg.maxExtension && r.noCheckpoint.CompareAndSwap(false, true) {
 				r.log.Warn("pubsub source: no checkpoint was taken and the outstanding messages are full, so nothing is acknowledged; "+
 					"a job without checkpoints needs pubsub.AckOnReceipt", "subscription", r.cfg.subName)
@@ -330,6 +332,7 @@ func (r *reader[T]) pullLoop() {
 			}
 			continue
 		}
+		start := time.Now()
 		pctx, cancel := context.WithTimeout(r.ctx, pullTimeout)
 		resp, err := r.sub.Pull(pctx, &pubsubpb.PullRequest{Subscription: r.cfg.subName, MaxMessages: int32(min(n, r.cfg.maxPull))})
 		cancel()
@@ -359,10 +362,11 @@ func (r *reader[T]) pullLoop() {
 		failures, backoff = 0, 100*time.Millisecond
 		msgs := resp.ReceivedMessages
 		if len(msgs) == 0 {
+			r.idleSince.CompareAndSwap(0, start.UnixNano())
 			continue
 		}
 		now := time.Now()
-		r.lastActivity.Store(now.UnixNano())
+		r.idleSince.Store(0)
 		ids := make([]string, len(msgs))
 		for i, m := range msgs {
 			ids[i] = m.AckId

@@ -105,9 +105,10 @@ func AckOnReceipt() SourceOption {
 	return sourceOpt(func(c *sourceConfig) { c.ackOnReceipt = true })
 }
 
-// EndWhenIdle ends the source once its pulls found no message for d
-// (time held back by MaxOutstandingMessages does not count) and every
-// received message was emitted (default 0: never; the source is
+// EndWhenIdle ends the source once its pulls found no message for d (the
+// time from the first of a run of empty pulls; a pull that is slow to
+// answer, or time held back by MaxOutstandingMessages, does not count)
+// and every received message was emitted (default 0: never; the source is
 // unbounded). It is for draining a subscription whose publishers stopped
 // (backfills, tests). d should exceed AckDeadline, so that messages
 // another process held when it died are redelivered before the end.

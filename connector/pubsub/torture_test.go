@@ -36,6 +36,17 @@ const (
 	tortureIdle = 2500 * time.Millisecond
 )
 
+// rateFor is the pace of the killed runs: slower in long runs, whose
+// jobs last minutes, so that the fake holds tens of thousands of
+// messages rather than a hundred thousand (pstest scans every message of
+// a subscription under one lock every 10ms).
+func rateFor(cfg crashtest.Config) int {
+	if cfg.Mode() == "long" {
+		return 100
+	}
+	return tortureRate
+}
+
 // pace returns a map function that spaces records to rate per second in
 // runs that are to be killed, and does nothing in runs that finish.
 func pace[T any](e *crashtest.ChildEnv, rate int) func(T) T {
@@ -60,7 +71,7 @@ func sourceJob(ctx context.Context, e *crashtest.ChildEnv, dedupe bool) error {
 	if err != nil {
 		return err
 	}
-	msgs := stream.Map(stream.FromSource(env, "pubsub", src, eventtime.NoWatermarks[Message]()), pace[Message](e, tortureRate))
+	msgs := stream.Map(stream.FromSource(env, "pubsub", src, eventtime.NoWatermarks[Message]()), pace[Message](e, int(e.Int("rate", tortureRate))))
 	if dedupe {
 		msgs = stream.Deduplicate(msgs, func(m Message) string { return m.ID }, time.Hour)
 	}
@@ -78,7 +89,7 @@ func sinkJob(ctx context.Context, e *crashtest.ChildEnv) error {
 	if err != nil {
 		return err
 	}
-	stream.Map(stream.FromSource(env, "numbers", src, eventtime.NoWatermarks[string]()), pace[string](e, tortureRate)).SinkTo("pubsub", snk)
+	stream.Map(stream.FromSource(env, "numbers", src, eventtime.NoWatermarks[string]()), pace[string](e, int(e.Int("rate", tortureRate)))).SinkTo("pubsub", snk)
 	return env.Execute(ctx)
 }
 
@@ -120,11 +131,12 @@ func numbers(n int) []string {
 func tortureSource(t *testing.T, job string) (got []string, n int, f *fake) {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: job, Kills: 4,
 		MinUptime: time.Second, MaxUptime: 2 * time.Second})
-	n = int(cfg.JobDuration().Seconds() * tortureRate * tortureParallel)
+	rate := rateFor(cfg)
+	n = int(cfg.JobDuration().Seconds() * float64(rate) * tortureParallel)
 	f = newFake(t)
 	f.subscription(t, "torture", tortureDeadline, false)
 	f.publishN(t, "torture", 0, n)
-	cfg.Params = map[string]string{"endpoint": f.srv.Addr, "subscription": "torture"}
+	cfg.Params = map[string]string{"endpoint": f.srv.Addr, "subscription": "torture", "rate": strconv.Itoa(rate)}
 	res := crashtest.Run(t, cfg)
 	t.Log(res.Summary())
 	if res.Kills != cfg.Kills {
@@ -166,10 +178,11 @@ func TestTortureExactlyOnce(t *testing.T) {
 func TestTortureSink(t *testing.T) {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: "pubsub-sink", Kills: 4,
 		MinUptime: time.Second, MaxUptime: 2 * time.Second})
-	n := int(cfg.JobDuration().Seconds() * tortureRate * tortureParallel)
+	rate := rateFor(cfg)
+	n := int(cfg.JobDuration().Seconds() * float64(rate) * tortureParallel)
 	f := newFake(t)
 	f.topic(t, "sunk")
-	cfg.Params = map[string]string{"endpoint": f.srv.Addr, "topic": "sunk", "records": strconv.Itoa(n)}
+	cfg.Params = map[string]string{"endpoint": f.srv.Addr, "topic": "sunk", "records": strconv.Itoa(n), "rate": strconv.Itoa(rate)}
 	res := crashtest.Run(t, cfg)
 	t.Log(res.Summary())
 	var got []string
