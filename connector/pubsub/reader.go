@@ -72,15 +72,15 @@ type reader[T any] struct {
 	errMu sync.Mutex
 	err   error
 
-	hold         bool
-	restored     []string
-	started      bool
-	snapshotted  atomic.Bool
+	hold        bool
+	restored    []string
+	started     bool
+	snapshotted atomic.Bool
 	// idleSince is when the current run of empty pulls began (unix
 	// nanos), 0 while pulls find messages, flow control holds them back,
 	// or none completed yet.
-	idleSince atomic.Int64
-	noCheckpoint atomic.Bool  // the "no checkpoint yet" warning was logged
+	idleSince    atomic.Int64
+	noCheckpoint atomic.Bool // the "no checkpoint yet" warning was logged
 	startedAt    time.Time
 
 	// Counters, for tests and logs.
