@@ -147,8 +147,10 @@
 // ($HOME/.cache/sluice/kinesis-emulator) and the tests start with node on
 // a free loopback port (plain HTTP) and stop at the end. aws-sdk-go-v2's
 // Kinesis client speaks JSON 1.1 (not CBOR, unlike the Java SDK), so it
-// needs no setting such as AWS_CBOR_DISABLE, and kinesis-local answers it
-// as is. When node, npm or the registry is missing the emulator tests fail
+// needs no setting such as AWS_CBOR_DISABLE: kinesis-local and kinesalite
+// 3.3.3 both answer it as is. kinesalite has no UpdateShardCount
+// (UnknownOperationException) and no SubscribeToShard; kinesis-local has
+// both, and is the one the tests use. When node, npm or the registry is missing the emulator tests fail
 // under CI=1 and are skipped otherwise. They are: the conformance suite
 // (connectortest) for the source, on streams split and merged before the
 // checks with aggregated records and bad records, and for the sink; a
