@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -18,5 +19,9 @@ func registeredSinks() string { return strings.Join(connector.SinkTypeNames(), "
 func TestMinCheckpointInterval(t *testing.T) {
 	if minCheckpointInterval != coordinator.MinInterval {
 		t.Errorf("minCheckpointInterval %v, the coordinator's MinInterval %v", minCheckpointInterval, coordinator.MinInterval)
+	}
+	f, _ := reflect.TypeFor[checkpointsSection]().FieldByName("Timeout")
+	if min := mustDuration(f.Tag.Get("min")); min != minCheckpointInterval {
+		t.Errorf("checkpoints.timeout's minimum %v, want %v", min, minCheckpointInterval)
 	}
 }

@@ -23,11 +23,11 @@
 // a small tree that keeps positions (node.go), with ${VAR} and
 // ${VAR:-default} interpolated in every scalar and plain scalars typed by
 // the library (a scalar a variable changed is typed again from its text,
-// by the library's rules), then decoded by hand
-// (decode.go, spec.go, stepspec.go, sections.go, schema.go); the options
-// of sources and sinks are decoded into their typed configurations
-// (config.go). Records that cross a network edge keep their types in the
-// in-flight state of unaligned checkpoints (wire.go).
+// by the library's rules), then decoded: the checkpoints: section and the
+// options of sources and sinks strictly into typed structs, by their tags
+// (config.go), the rest by hand (decode.go, spec.go, stepspec.go,
+// sections.go, schema.go). Records that cross a network edge keep their
+// types in the in-flight state of unaligned checkpoints (wire.go).
 //
 // # Connectors
 //

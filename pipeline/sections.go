@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -129,43 +130,50 @@ func (d *decoder) decodeSink(n *node, path string) *Sink {
 	return s
 }
 
+// checkpointsSection is the checkpoints: section, decoded strictly by its
+// tags as the options of connectors are (config.go). Timeout's minimum is
+// minCheckpointInterval.
+type checkpointsSection struct {
+	Interval          time.Duration `yaml:"interval" min:"0" required:"checkpoints need an interval, e.g. interval: 10s"`
+	Mode              string        `yaml:"mode" enum:"exactly-once,at-least-once"`
+	Storage           string        `yaml:"storage"`
+	Retain            int           `yaml:"retain" min:"1"`
+	Timeout           time.Duration `yaml:"timeout" min:"10ms"`
+	MinPause          time.Duration `yaml:"min_pause" min:"0"`
+	MaxConcurrent     int           `yaml:"max_concurrent" min:"1" max:"1000"`
+	TolerableFailures int           `yaml:"tolerable_failures" min:"-1"`
+	Unaligned         bool          `yaml:"unaligned"`
+	AlignedTimeout    time.Duration `yaml:"aligned_timeout" min:"0"`
+	Incremental       bool          `yaml:"incremental"`
+	MaxDeltas         int           `yaml:"max_deltas" min:"1" max:"100000"`
+	StopTimeout       time.Duration `yaml:"stop_timeout" min:"1ms"`
+}
+
 func (d *decoder) decodeCheckpoints(n *node) Checkpoints {
-	var c Checkpoints
-	o := d.object(n, "checkpoints", "interval", "mode", "storage", "retain", "timeout", "min_pause", "max_concurrent",
-		"tolerable_failures", "unaligned", "aligned_timeout", "incremental", "max_deltas", "stop_timeout")
-	if o == nil {
-		return c
+	s := checkpointsSection{Mode: "exactly-once"}
+	v := reflect.ValueOf(&s).Elem()
+	o := d.object(n, "checkpoints", configKeys(v.Type())...)
+	if o == nil || n == nil {
+		return Checkpoints{}
 	}
-	c.Interval = d.duration(o, "interval", 0, 0)
+	d.decodeStruct(o, v, false)
+	c := Checkpoints{Interval: s.Interval, Unaligned: s.Unaligned, AlignedTimeout: s.AlignedTimeout, Storage: s.Storage,
+		Retain: s.Retain, Timeout: s.Timeout, MinPause: s.MinPause, MaxConcurrent: s.MaxConcurrent,
+		TolerableFailures: s.TolerableFailures, StopTimeout: s.StopTimeout, Incremental: s.Incremental, MaxDeltas: s.MaxDeltas}
 	if c.Interval > 0 && c.Interval < minCheckpointInterval {
 		d.fail(o.get("interval"), o.at("interval"), "%v is too short; it must be 0s (no checkpoints) or at least %v", c.Interval, minCheckpointInterval)
 	}
-	if n != nil && n.kind == kindMap && !o.has("interval") {
-		d.fail(n, "checkpoints.interval", "missing; checkpoints need an interval, e.g. interval: 10s")
-	}
-	mode, _ := d.enum(o, "mode", "exactly-once", "exactly-once", "at-least-once")
-	if mode == "at-least-once" {
+	if s.Mode == "at-least-once" {
 		c.Mode = runtime.AtLeastOnce
 	}
-	c.Unaligned = d.boolean(o, "unaligned", false)
 	if c.Unaligned && c.Mode == runtime.AtLeastOnce {
 		d.fail(o.get("unaligned"), o.at("unaligned"), "unaligned checkpoints are a kind of exactly-once checkpoint, "+
 			"and mode: at-least-once does not align barriers at all; drop unaligned: or use mode: exactly-once")
 	}
-	c.AlignedTimeout = d.duration(o, "aligned_timeout", 0, 0)
 	if o.has("aligned_timeout") && !c.Unaligned && !d.bad(o.get("unaligned")) {
 		d.fail(o.get("aligned_timeout"), o.at("aligned_timeout"), "goes with unaligned: true (checkpoints start aligned "+
 			"and switch to unaligned after this long); add unaligned: true or drop aligned_timeout:")
 	}
-	c.Storage = d.str(o, "storage", "")
-	c.Retain = int(d.integer(o, "retain", 0, 1, math.MaxInt32))
-	c.Timeout = d.duration(o, "timeout", 0, minCheckpointInterval)
-	c.MinPause = d.duration(o, "min_pause", 0, 0)
-	c.MaxConcurrent = int(d.integer(o, "max_concurrent", 0, 1, 1000))
-	c.TolerableFailures = int(d.integer(o, "tolerable_failures", 0, -1, math.MaxInt32))
-	c.StopTimeout = d.duration(o, "stop_timeout", 0, time.Millisecond)
-	c.Incremental = d.boolean(o, "incremental", false)
-	c.MaxDeltas = int(d.integer(o, "max_deltas", 0, 1, 100000))
 	if o.has("max_deltas") && !c.Incremental && !d.bad(o.get("incremental")) {
 		d.fail(o.get("max_deltas"), o.at("max_deltas"), "bounds the chain of incremental checkpoints; add incremental: true or drop max_deltas:")
 	}
