@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -143,6 +144,9 @@ func committed(t testing.TB, out string, want []string, min int) func() bool {
 	}
 	return func() bool {
 		lines, err := crashtest.ReadCommitted(out)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false // nothing committed yet
+		}
 		if err != nil {
 			t.Errorf("reading the output: %v", err)
 			return true

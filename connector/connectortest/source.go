@@ -39,6 +39,16 @@ type Source[T any] struct {
 	Number func(v T) (int, error)
 	// Parallelism is the parallelism of the checks' jobs (default 2).
 	Parallelism int
+	// Deduplicate (optional) is the id of a record for a source that is
+	// exactly-once by deduplication: the checks' jobs route the source's
+	// records through stream.Deduplicate by it, within DedupeHorizon
+	// (default 10 minutes), before numbering them.
+	Deduplicate   func(v T) string
+	DedupeHorizon time.Duration
+	// FixedParallelism (optional) says why the source cannot be restored
+	// at another parallelism; the rescale check is then skipped, and the
+	// stop check restores at the same parallelism.
+	FixedParallelism string
 
 	// PrepareBad (optional) is Prepare plus records the source cannot
 	// decode, which it reports with ReaderOutput.Reject; it returns the
@@ -113,6 +123,13 @@ func (s Source[T]) build(se *stream.Env, j sourceJob) (bounded bool, err error) 
 	if j.dlq != nil {
 		stream.DeadLetters(st).SinkTo("dead letters", j.dlq).UID("dead-letters")
 	}
+	if s.Deduplicate != nil {
+		horizon := s.DedupeHorizon
+		if horizon <= 0 {
+			horizon = 10 * time.Minute
+		}
+		st = stream.Deduplicate(st, s.Deduplicate, horizon).UID("dedupe")
+	}
 	lines := stream.TryMap(st, func(v T) (string, error) {
 		j.limit.wait()
 		if j.failer != nil {
@@ -158,7 +175,11 @@ func TestSource[T any](t *testing.T, s Source[T]) {
 	}
 	t.Run("stop", func(t *testing.T) { s.checkStop(t, g) })
 	if g >= connector.AtLeastOnce {
-		t.Run("rescale", func(t *testing.T) { s.checkRescale(t, g) })
+		if s.FixedParallelism == "" {
+			t.Run("rescale", func(t *testing.T) { s.checkRescale(t, g) })
+		} else {
+			t.Logf("rescale: skipped: %s", s.FixedParallelism)
+		}
 		t.Run("sigkill", func(t *testing.T) { s.checkKill(t, g) })
 	}
 	if s.PrepareBad != nil {
@@ -236,11 +257,15 @@ func (s Source[T]) checkStop(t *testing.T, g connector.Guarantee) {
 		t.Fatal("the stop returned no final checkpoint (the job ended before it was stopped: is the source bounded and fast?)")
 	}
 	j.limit = nil
-	if _, err := s.runSource(t, e, j, max(1, s.Parallelism-1), path, false, until{}, want); err != nil {
-		t.Fatalf("the job restored from the stop's checkpoint at parallelism %d: %v", max(1, s.Parallelism-1), err)
+	p := max(1, s.Parallelism-1)
+	if s.FixedParallelism != "" {
+		p = s.Parallelism
+	}
+	if _, err := s.runSource(t, e, j, p, path, false, until{}, want); err != nil {
+		t.Fatalf("the job restored from the stop's checkpoint at parallelism %d: %v", p, err)
 	}
 	if err := check(s.output(t, j.out), want, g); err != nil {
-		t.Fatalf("stopped, then restored at parallelism %d: %v", max(1, s.Parallelism-1), err)
+		t.Fatalf("stopped, then restored at parallelism %d: %v", p, err)
 	}
 }
 
