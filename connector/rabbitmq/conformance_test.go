@@ -14,13 +14,13 @@ import (
 	"github.com/sluicehq/sluice/connector/connectortest"
 )
 
-// The conformance case: a queue read at parallelism 2 with
-// acknowledgements on checkpoint completion (at-least-once). The
-// exactly-once modes are not a case of the suite: with ids in the reader
-// state the source refuses a parallelism above 1, which the suite's
-// rescale check asks for, and the keyed mode needs the deduplication
-// stage after the source, which the suite's job does not have. Their
-// SIGKILL torture tests are in torture_test.go.
+// The conformance cases: a queue read at parallelism 2 with
+// acknowledgements on checkpoint completion (at-least-once); exactly-once
+// by correlation id in a keyed deduplication stage at parallelism 3; and
+// exactly-once by ids in the reader state, which holds only at
+// parallelism 1 (the source refuses more, so the rescale check is
+// skipped). Their SIGKILL torture tests of their own are in
+// torture_test.go.
 
 func prepareQueue(t testing.TB, id string, n, bad int) connectortest.Params {
 	a := newAdmin(t)
@@ -77,11 +77,38 @@ func conformanceCase(name string, par int, opts ...SourceOption) connectortest.S
 	}
 }
 
-var atLeastOnceCase = conformanceCase("rabbitmq-at-least-once", 2)
+var (
+	atLeastOnceCase = conformanceCase("rabbitmq-at-least-once", 2)
+	keyedCase       = func() connectortest.Source[Message] {
+		c := conformanceCase("rabbitmq-keyed-dedupe", 3, DedupeBy(CorrelationID), KeyedDedupe(DefaultHorizon))
+		c.Deduplicate = func(m Message) string { return m.ID }
+		c.DedupeHorizon = DefaultHorizon
+		return c
+	}()
+	readerIDsCase = func() connectortest.Source[Message] {
+		c := conformanceCase("rabbitmq-reader-ids", 1, DedupeBy(CorrelationID))
+		c.FixedParallelism = "the ids of unacknowledged messages are reader state, exactly-once only at parallelism 1"
+		return c
+	}()
+)
 
-func init() { connectortest.RegisterSource(atLeastOnceCase) }
+func init() {
+	connectortest.RegisterSource(atLeastOnceCase)
+	connectortest.RegisterSource(keyedCase)
+	connectortest.RegisterSource(readerIDsCase)
+}
 
 func TestConformanceAtLeastOnce(t *testing.T) {
 	needServer(t)
 	connectortest.TestSource(t, atLeastOnceCase)
+}
+
+func TestConformanceKeyedDedupe(t *testing.T) {
+	needServer(t)
+	connectortest.TestSource(t, keyedCase)
+}
+
+func TestConformanceReaderIDs(t *testing.T) {
+	needServer(t)
+	connectortest.TestSource(t, readerIDsCase)
 }
