@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/connector/collection"
+	"github.com/sluicehq/sluice/internal/streamhook"
 )
 
 // A source type that asks for deduplication (connector.Deduplicated), as
@@ -73,7 +74,7 @@ func TestSourceDedupe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := e.Plan()
+	plan, err := streamhook.Plan(e)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestSourceDedupe(t *testing.T) {
 	if e, err = Build(p, Overrides{Logger: quiet}); err != nil {
 		t.Fatal(err)
 	}
-	if plan, err = e.Plan(); err != nil || strings.Contains(plan.String(), "deduplicate") {
+	if plan, err = streamhook.Plan(e); err != nil || strings.Contains(plan.String(), "deduplicate") {
 		t.Errorf("a source that does not deduplicate has a stage: %v\n%s", err, plan)
 	}
 }

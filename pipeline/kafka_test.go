@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/sluicehq/sluice/connector/kafka"
+	"github.com/sluicehq/sluice/internal/streamhook"
 )
 
 // The Kafka tests run against kfake, franz-go's in-process fake of Kafka
@@ -202,7 +203,7 @@ func TestKafkaPasswordNotShown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan, err := e.Plan()
+	plan, err := streamhook.Plan(e)
 	if err != nil {
 		t.Fatal(err)
 	}

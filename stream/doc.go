@@ -8,7 +8,7 @@
 // it are methods (s.Name("parse").Parallelism(4)).
 //
 // Options and settings cannot return errors: an invalid value (a
-// parallelism below 1, say) is recorded and left unapplied, and Plan, Start
+// parallelism below 1, say) is recorded and left unapplied, and Validate, Start
 // and Execute return an error wrapping runtime.ErrConfig that names every
 // such setting and its operator. They also refuse a job without a sink.
 //

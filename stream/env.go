@@ -18,7 +18,7 @@ type Env struct {
 	g   *graph.Graph
 	cfg runtime.Config
 	// invalid are the settings refused so far (options and operator
-	// settings cannot return errors): Plan, Start and Execute report them.
+	// settings cannot return errors): Validate, Start and Execute report them.
 	invalid []invalidSetting
 	// checkpointsBy names the option that set the checkpoint interval and
 	// storage, so that a second one is a conflict rather than an override
@@ -30,7 +30,7 @@ type Env struct {
 }
 
 // Option configures an Env. An option given an invalid value (a
-// parallelism below 1, say) leaves the setting alone and makes Plan,
+// parallelism below 1, say) leaves the setting alone and makes Validate,
 // Start and Execute return an error naming it.
 type Option func(*Env)
 
@@ -153,18 +153,8 @@ func WithoutChaining() Option { return func(e *Env) { e.g.DisableChaining = true
 // WithEvents receives job events (checkpoints, restarts).
 func WithEvents(ch chan<- runtime.JobEvent) Option { return func(e *Env) { e.cfg.Events = ch } }
 
-// WithHooks installs test hooks into the checkpoint protocol (crash tests).
-func WithHooks(h runtime.Hooks) Option { return func(e *Env) { e.cfg.Hooks = h } }
-
 // Config returns the runtime configuration (a copy).
 func (e *Env) Config() runtime.Config { return e.cfg }
-
-// Graph returns the logical graph built so far.
-func (e *Env) Graph() *graph.Graph { return e.g }
-
-// Plan compiles the job into its physical plan. It returns the errors
-// Start would return for the job's settings and graph.
-func (e *Env) Plan() (*runtime.Plan, error) { return e.compile() }
 
 // Validate checks the job's settings and graph as Execute would,
 // without running anything: it returns Execute's errors for an invalid

@@ -11,7 +11,7 @@ import (
 
 // Options and operator settings (Parallelism, MaxParallelism, ...) cannot
 // return an error. An invalid value is recorded instead, the setting is
-// left as it was, and Plan, Start and Execute report every recorded one.
+// left as it was, and Validate, Start and Execute report every recorded one.
 
 // invalidSetting is a setting that was refused.
 type invalidSetting struct {

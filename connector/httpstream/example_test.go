@@ -30,7 +30,7 @@ func TestExamplesLoadAndBuild(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := env.Plan(); err != nil {
+			if err := env.Validate(); err != nil {
 				t.Fatal(err)
 			}
 			if g := env.Guarantee(); g.Guarantee != c.want {

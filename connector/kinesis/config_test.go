@@ -7,6 +7,7 @@ import (
 
 	"github.com/sluicehq/sluice/connector"
 	_ "github.com/sluicehq/sluice/connector/file"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"github.com/sluicehq/sluice/pipeline"
 )
 
@@ -28,7 +29,7 @@ func TestExampleBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Plan(); err != nil {
+	if err := env.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if g := env.Guarantee(); g.Guarantee != connector.ExactlyOnce {
@@ -61,7 +62,7 @@ func TestYAMLConfig(t *testing.T) {
 				e, berr := pipeline.Build(p, pipeline.Overrides{})
 				err = berr
 				if berr == nil {
-					plan, perr := e.Plan()
+					plan, perr := streamhook.Plan(e)
 					if perr != nil {
 						t.Fatal(perr)
 					}

@@ -32,7 +32,7 @@ func TestExampleBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Plan(); err != nil {
+	if err := e.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if g := e.Guarantee(); g.Guarantee != connector.ExactlyOnce {

@@ -30,7 +30,7 @@ func TestExampleBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.Plan(); err != nil {
+	if err := env.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	g := env.Guarantee()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/crashtest"
+	"github.com/sluicehq/sluice/internal/streamhook"
 	"github.com/sluicehq/sluice/pipeline"
 	"github.com/sluicehq/sluice/runtime/restart"
 	"github.com/sluicehq/sluice/stream"
@@ -66,7 +67,7 @@ checkpoints:
 	}
 	// The harness's kill hook, and no in-process restarts (the pipeline's
 	// checkpoints are those of its file).
-	for _, o := range []stream.Option{stream.WithHooks(e.Hooks()), stream.WithRestart(restart.None())} {
+	for _, o := range []stream.Option{func(env *stream.Env) { streamhook.SetHooks(env, e.Hooks()) }, stream.WithRestart(restart.None())} {
 		o(env)
 	}
 	job, err := env.Start(ctx)
