@@ -7,20 +7,9 @@ import (
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/pipeline"
 
-	// Every connector package, linked in so that its init registers it
-	// in the connector table (TestEveryConnectorLinked checks the list).
-	_ "github.com/sluicehq/sluice/connector/cassandra"
-	_ "github.com/sluicehq/sluice/connector/collection"
-	_ "github.com/sluicehq/sluice/connector/elasticsearch"
-	_ "github.com/sluicehq/sluice/connector/file"
-	_ "github.com/sluicehq/sluice/connector/httpstream"
-	_ "github.com/sluicehq/sluice/connector/kafka"
-	_ "github.com/sluicehq/sluice/connector/kinesis"
-	_ "github.com/sluicehq/sluice/connector/pubsub"
-	_ "github.com/sluicehq/sluice/connector/rabbitmq"
-	_ "github.com/sluicehq/sluice/connector/redis"
-	_ "github.com/sluicehq/sluice/connector/socket"
-	_ "github.com/sluicehq/sluice/connector/stdout"
+	// Every built-in connector, linked in so that its init registers it
+	// (TestEveryConnectorLinked checks the list).
+	_ "github.com/sluicehq/sluice/internal/catalog"
 )
 
 func (a *app) connectors(args []string) int {

@@ -155,7 +155,7 @@ func TestConnectors(t *testing.T) {
 // TestEveryConnectorLinked checks that every connector package is
 // imported by the command, so that its init registers it.
 func TestEveryConnectorLinked(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "connectors.go", nil, parser.ImportsOnly)
+	f, err := parser.ParseFile(token.NewFileSet(), "../../internal/catalog/catalog.go", nil, parser.ImportsOnly)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestEveryConnectorLinked(t *testing.T) {
 		}
 		pkg := "github.com/sluicehq/sluice/connector/" + filepath.Base(d)
 		if !slices.Contains(imported, pkg) {
-			t.Errorf("cmd/sluice/connectors.go does not import %s: add `_ %q`", pkg, pkg)
+			t.Errorf("internal/catalog/catalog.go does not import %s: add `_ %q`", pkg, pkg)
 		}
 	}
 }

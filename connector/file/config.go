@@ -21,7 +21,7 @@ func init() {
 			Cases: []connector.Case{
 				{Guarantee: connector.ExactlyOnce, When: "with checkpoints: file and offset of the next record are state; continuous monitoring of a directory"},
 				{Guarantee: connector.AtLeastOnce, When: "without checkpoints: a restart reads every file again"},
-			}, Test: "local filesystem"}})
+			}, Test: "local filesystem, conformance suite with SIGKILL (bounded and continuous)"}})
 	connector.RegisterSink(connector.SinkType{Name: "file", Formats: []string{"json", "csv"},
 		Config: func() connector.SinkConfig {
 			p := DefaultRollingPolicy()
@@ -31,7 +31,7 @@ func init() {
 			Cases: []connector.Case{
 				{Guarantee: connector.ExactlyOnce, When: "with checkpoints: hidden in-progress files, pending on the barrier, renamed visible when the checkpoint completes"},
 				{Guarantee: connector.AtLeastOnce, When: "without checkpoints: everything becomes visible only at end of input"},
-			}, Test: "local filesystem, SIGKILL torture test"}})
+			}, Test: "local filesystem, conformance suite, SIGKILL torture test"}})
 }
 
 // SourceConfig is the configuration of the file source of YAML pipelines;

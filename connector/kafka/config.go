@@ -25,14 +25,14 @@ func init() {
 				{Guarantee: connector.ExactlyOnce, When: "with checkpoints: partition offsets are state; group offsets committed after checkpoints complete, for monitoring only"},
 				{Guarantee: connector.AtLeastOnce, When: "without checkpoints, starting from earliest: a restart reads everything again"},
 				{Guarantee: connector.AtMostOnce, When: "without checkpoints, starting from latest or a timestamp"},
-			}, Test: "in-process Kafka-protocol broker (kfake), SIGKILL torture test"}})
+			}, Test: "in-process Kafka-protocol broker (kfake), conformance suite, SIGKILL torture test"}})
 	connector.RegisterSink(connector.SinkType{Name: "kafka",
 		Config: func() connector.SinkConfig { return &SinkConfig{Delivery: "at-least-once"} },
 		Docs: connector.Info{System: "Apache Kafka (franz-go)",
 			Cases: []connector.Case{
 				{Guarantee: connector.ExactlyOnce, When: "exactly-once delivery with checkpoints: one transaction per checkpoint per subtask, committed when the checkpoint completes; read with read_committed"},
 				{Guarantee: connector.AtLeastOnce, When: "at-least-once delivery, or exactly-once delivery without checkpoints (downgraded loudly): flushed on every barrier and at the end"},
-			}, Test: "in-process Kafka-protocol broker (kfake), SIGKILL torture test"}})
+			}, Test: "in-process Kafka-protocol broker (kfake), conformance suite, SIGKILL torture test"}})
 }
 
 // SourceConfig is the configuration of the kafka source of YAML

@@ -7,9 +7,16 @@ package catalog
 import (
 	"github.com/sluicehq/sluice/connector"
 
+	_ "github.com/sluicehq/sluice/connector/cassandra"
 	_ "github.com/sluicehq/sluice/connector/collection"
+	_ "github.com/sluicehq/sluice/connector/elasticsearch"
 	_ "github.com/sluicehq/sluice/connector/file"
+	_ "github.com/sluicehq/sluice/connector/httpstream"
 	_ "github.com/sluicehq/sluice/connector/kafka"
+	_ "github.com/sluicehq/sluice/connector/kinesis"
+	_ "github.com/sluicehq/sluice/connector/pubsub"
+	_ "github.com/sluicehq/sluice/connector/rabbitmq"
+	_ "github.com/sluicehq/sluice/connector/redis"
 	_ "github.com/sluicehq/sluice/connector/socket"
 	_ "github.com/sluicehq/sluice/connector/stdout"
 	_ "github.com/sluicehq/sluice/nexmark"
