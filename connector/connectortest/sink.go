@@ -166,8 +166,8 @@ func (s Sink[T]) checkFailures(t *testing.T, g connector.Guarantee) {
 func (s Sink[T]) checkStop(t *testing.T, g connector.Guarantee) {
 	e := newEnv(t)
 	var seen atomic.Int64
-	j := sinkJob{p: s.Prepare(t, caseID(s.Name, "stop")), n: checkRecords, limit: newLimiter(checkRate), seen: &seen}
-	path, err := s.runSink(t, e, j, s.Parallelism, "", false, true, until{stopAt: func() bool { return seen.Load() >= checkRecords/4 }})
+	j := sinkJob{p: s.Prepare(t, caseID(s.Name, "stop")), n: checkRecords, limit: newLimiter(checkRate / 4), seen: &seen}
+	path, err := s.runSink(t, e, j, s.Parallelism, "", false, true, until{stopAt: func() bool { return seen.Load() >= checkRecords/10 }})
 	if err != nil {
 		t.Fatalf("the stopped job: %v", err)
 	}

@@ -43,8 +43,8 @@ func unsetRabbitEnv(t testing.TB, key, old string) {
 // RabbitMQ 3.10 (this machine's) has consumer_timeout only as a node-wide
 // setting (x-consumer-timeout and the consumer-timeout policy came with
 // 3.12), read when a channel opens and checked every channel tick (60s):
-// the test lowers both for the channels opened while it connects, then
-// puts them back.
+// the test lowers both until the reader's channel is closed, then puts
+// them back.
 func TestConsumerTimeout(t *testing.T) {
 	a := newAdmin(t)
 	q := a.queue("ctimeout", "classic", nil)
@@ -67,8 +67,10 @@ func TestConsumerTimeout(t *testing.T) {
 	r := startReader(t, src, 1, nil)
 	out := &fakeOutput[string]{}
 	pollUntil(t, r, out, 5, 10*time.Second) // the channel is open
+	// The low settings stay until the channel is closed: a reconnect under
+	// load would otherwise open a channel with the default timeout.
+	err = pollErr(t, r, out, 60*time.Second)
 	restore()
-	err = pollErr(t, r, out, 20*time.Second)
 	for _, want := range []string{"consumer_timeout", "checkpoint interval 5s", q, "1s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
