@@ -138,7 +138,8 @@ func (j *Job) Savepoint(ctx context.Context) (string, error) {
 }
 
 // Stop takes a final checkpoint, lets two-phase sinks commit it, and ends
-// the job; Wait then returns nil. It returns the checkpoint's path.
+// the job; it returns the checkpoint's path once the job ended (or its
+// context is done), and Wait then returns nil.
 //
 // A stop always stops: if the final checkpoint fails, or it has not
 // completed within Config.StopTimeout (or before ctx is done), or the job
@@ -151,7 +152,16 @@ func (j *Job) Stop(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, j.cfg.StopTimeout)
 	defer cancel()
 	path, err := j.request(ctx, KindFinal)
-	if err == nil || errors.Is(err, ErrConfig) {
+	if err == nil {
+		// The final checkpoint completed: return once the job ended (its
+		// sinks committed and closed), so that nothing of it runs on.
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+		}
+		return path, nil
+	}
+	if errors.Is(err, ErrConfig) {
 		return path, err
 	}
 	if errors.Is(err, errJobEnded) && j.err == nil {

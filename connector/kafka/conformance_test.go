@@ -79,7 +79,9 @@ func kafkaSourceCase(name string, bounded bool) connectortest.Source[numbered] {
 		},
 		PrepareBad: func(t testing.TB, id string, n int) (connectortest.Params, int) { return prepare(t, id, n, true) },
 		New: func(p connectortest.Params) (connector.Source[numbered], error) {
-			opts := []SourceOption{Brokers(p["addr"]), Topics(p["topic"]), Group(p["topic"]), DiscoveryInterval(100 * time.Millisecond)}
+			// Small polls: the checks slow the job down after the source,
+			// and a checkpoint barrier waits behind a whole poll.
+			opts := []SourceOption{Brokers(p["addr"]), Topics(p["topic"]), Group(p["topic"]), DiscoveryInterval(100 * time.Millisecond), MaxPollRecords(20)}
 			if bounded {
 				opts = append(opts, Bounded())
 			}

@@ -78,6 +78,9 @@ func TestStopEarlyRestoreElsewhere(t *testing.T) {
 			if _, err := j2.Stop(ctx); err != nil {
 				t.Fatalf("stop the restored job: %v", err)
 			}
+			if err := j2.Wait(); err != nil {
+				t.Fatal(err)
+			}
 			got, _ := crashtest.ReadCommitted(out)
 			want := make([]string, n)
 			for i := range want {
