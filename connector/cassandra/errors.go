@@ -57,13 +57,13 @@ func classify(err error, cql, where string) error {
 	if errors.As(err, &re) {
 		switch re.Code() {
 		case gocql.ErrCodeSyntax:
-			return connector.Permanent(fmt.Errorf("cassandra sink %s: the cluster calls the statement %q invalid CQL: %s; fix statement:", where, cql, re.Message()))
+			return connector.Permanent(fmt.Errorf("cassandra sink %s: the cluster calls the statement %q invalid CQL: %s; fix the statement option", where, cql, re.Message()))
 		case gocql.ErrCodeInvalid:
 			return fmt.Errorf("cassandra sink %s: %w: the cluster refuses the statement %q: %s; %s", where, connector.ErrRejected, cql, re.Message(), invalidHint(re.Message()))
 		case gocql.ErrCodeUnauthorized:
 			return fmt.Errorf("cassandra sink %s: %w: permission refused for %q: %s; grant the sink's user MODIFY (and SELECT for the write-ahead commit tables) on the table, or set username:/password_env: to a user that has it", where, connector.ErrRejected, cql, re.Message())
 		case gocql.ErrCodeCredentials:
-			return fmt.Errorf("cassandra sink %s: %w: login refused: %s; check username: and the password in password_env:", where, connector.ErrRejected, re.Message())
+			return fmt.Errorf("cassandra sink %s: %w: login refused: %s; check the username option and the password in password_env", where, connector.ErrRejected, re.Message())
 		case gocql.ErrCodeConfig, gocql.ErrCodeAlreadyExists, gocql.ErrCodeProtocol:
 			return fmt.Errorf("cassandra sink %s: %w: %q: %s", where, connector.ErrRejected, cql, re.Message())
 		}
@@ -105,7 +105,7 @@ func sessionError(err error, hosts []string) error {
 	case errors.As(err, &re) && re.Code() == gocql.ErrCodeCredentials,
 		strings.Contains(l, "password are incorrect"), strings.Contains(l, "authentication"),
 		strings.Contains(l, "authenticator"):
-		return fmt.Errorf("cassandra sink: connect to %s: %w: login refused (%s); check username: and the password in password_env:", strings.Join(hosts, ","), connector.ErrRejected, redactLogin(msg))
+		return fmt.Errorf("cassandra sink: connect to %s: %w: login refused (%s); check the username option and the password in password_env", strings.Join(hosts, ","), connector.ErrRejected, redactLogin(msg))
 	case strings.Contains(l, "x509") || strings.Contains(l, "tls:"):
 		return fmt.Errorf("cassandra sink: connect to %s: %w: TLS handshake failed (%s); check tls: (CA file, server name) against the nodes' certificates", strings.Join(hosts, ","), connector.ErrRejected, msg)
 	}

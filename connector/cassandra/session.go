@@ -58,7 +58,7 @@ func keyspaceExists(ctx context.Context, s *gocql.Session, ks string) error {
 	var name string
 	err := s.Query("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?", ks).WithContext(ctx).Consistency(gocql.One).Scan(&name)
 	if err == gocql.ErrNotFound {
-		return fmt.Errorf("cassandra sink: %w: keyspace %q does not exist: create it (CREATE KEYSPACE %s WITH replication = ...) or fix keyspace:", connector.ErrRejected, ks, ks)
+		return fmt.Errorf("cassandra sink: %w: keyspace %q does not exist: create it (CREATE KEYSPACE %s WITH replication = ...) or fix the keyspace option", connector.ErrRejected, ks, ks)
 	}
 	if err != nil {
 		return classify(err, "SELECT ... FROM system_schema.keyspaces", "keyspace "+ks)
@@ -87,7 +87,7 @@ func readTable(ctx context.Context, s *gocql.Session, c *config, ks, table strin
 		return nil, classify(err, "SELECT ... FROM system_schema.columns", ks+"."+table)
 	}
 	if len(info.types) == 0 {
-		return nil, fmt.Errorf("cassandra sink: %w: table %s.%s does not exist: create it, or fix the table in statement:", connector.ErrRejected, ks, table)
+		return nil, fmt.Errorf("cassandra sink: %w: table %s.%s does not exist: create it, or fix the table in the statement option", connector.ErrRejected, ks, table)
 	}
 	return info, nil
 }

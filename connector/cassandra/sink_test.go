@@ -190,7 +190,7 @@ func TestPermanentErrors(t *testing.T) {
 		{name: "missing column", stmt: "INSERT INTO kv (k, nope) VALUES (?, ?)", want: []string{`no column "nope"`}},
 		{name: "wrong password", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", opts: []Option{Credentials("writer", "wrong-pw")}, want: []string{"login refused", "password_env"}},
 		{name: "unauthorized", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeUnauthorized}, want: []string{"permission refused", "grant"}},
-		{name: "syntax", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeSyntax}, want: []string{"invalid CQL", "fix statement"}},
+		{name: "syntax", stmt: "INSERT INTO kv (k, v) VALUES (?, ?)", fault: &cqltest.Fault{Match: "INSERT INTO ks.kv", Code: cqltest.CodeSyntax}, want: []string{"invalid CQL", "fix the statement option"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

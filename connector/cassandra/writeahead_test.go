@@ -264,15 +264,6 @@ func FuzzDecodeChunk(f *testing.F) {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
-}
-
 // TestWriteAheadCommitTableCreatedOnce: subtask 0 creates the commit
 // table; the other subtasks wait for it instead of changing the schema
 // too.

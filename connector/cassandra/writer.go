@@ -108,7 +108,6 @@ type directWriter[T any] struct {
 	b       *binder[T]
 	cl      gocql.Consistency
 	retry   retrier
-	log     func(msg string, args ...any)
 	sem     chan struct{}
 	wg      sync.WaitGroup
 	ctx     context.Context // ends the writes when the writer closes

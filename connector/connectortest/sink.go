@@ -75,7 +75,7 @@ type sinkJob struct {
 func (s Sink[T]) build(se *stream.Env, j sinkJob) error {
 	snk, err := s.New(j.p)
 	if err != nil {
-		return fmt.Errorf("New: %w", err)
+		return fmt.Errorf("the case's New: %w", err)
 	}
 	gen := stream.FromSource(se, "generator", collection.Generate(int64(j.n), func(i int64) T { return s.Record(int(i)) }), eventtime.NoWatermarks[T]()).UID("generator")
 	in := stream.TryMap(gen, func(v T) (T, error) {

@@ -117,7 +117,7 @@ type sourceJob struct {
 func (s Source[T]) build(se *stream.Env, j sourceJob) (bounded bool, err error) {
 	src, err := s.New(j.p)
 	if err != nil {
-		return false, fmt.Errorf("New: %w", err)
+		return false, fmt.Errorf("the case's New: %w", err)
 	}
 	st := stream.FromSource(se, "source", src, eventtime.NoWatermarks[T]()).UID("source")
 	if j.dlq != nil {

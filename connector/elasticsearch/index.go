@@ -56,7 +56,7 @@ func parseIndex(p string) (indexPattern, error) {
 		return ip, fmt.Errorf("index %q: } without {", p)
 	}
 	if l := lit.String(); l != strings.ToLower(l) || strings.ContainsAny(l, `\/*?"<>| ,#:`) {
-		return ip, fmt.Errorf("index %q: index names are lowercase and contain none of \\ / * ? \" < > | space , # :", p)
+		return ip, fmt.Errorf("index %q: index names are lowercase and contain no \\ / * ? \" < > | space, comma, # or colon", p)
 	}
 	if len(ip.parts) == 0 {
 		return ip, fmt.Errorf("index is empty")

@@ -612,8 +612,7 @@ func TestDeclare(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var fn func(doc) ([]byte, error)
-			fn = JSON[doc]()
+			fn := JSON[doc]()
 			s := mustSink(t, fn, append(append([]Option{}, base...), c.opts...)...)
 			d := s.Declare(c.cp)
 			if d.Guarantee != c.want || !strings.Contains(d.Reason, c.says) {

@@ -28,10 +28,6 @@ const pollBatch = 64
 // errStall is the cause of a connection dropped by the stall detector.
 var errStall = errors.New("stalled")
 
-// errReconnect is the cause of a connection dropped on the server's
-// request (the X API's operational-disconnect message).
-var errReconnect = errors.New("disconnect requested")
-
 // item is what the connection goroutine hands to PollNext.
 type item struct {
 	ev     Event

@@ -238,12 +238,6 @@ func fakeSource[T any](t testing.TB, f *fake, sub string, dec Decoder[T], opts .
 
 var _ = fmt.Sprint
 
-// canceledCtx returns a context that is done.
-func canceledCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	return ctx
-}
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 

@@ -285,16 +285,6 @@ func (l *leases) unsnapshotted() []string {
 	return out
 }
 
-// outstanding returns the number of held messages and buffered bytes.
-func (l *leases) outstanding() (msgs, bytes int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.hold {
-		return len(l.held), l.qBytes
-	}
-	return len(l.queue), l.qBytes
-}
-
 func receivedSize(m *pubsubpb.ReceivedMessage) int {
 	if m.Message == nil {
 		return 0

@@ -90,6 +90,7 @@ type literal struct {
 // encodeLiteral serializes l as a value of type t.
 func encodeLiteral(l literal, t Type) ([]byte, error) {
 	bad := func() ([]byte, error) {
+		//lint:ignore ST1005 the text of Cassandra's own error, which clients see
 		return nil, fmt.Errorf("Invalid literal %s for type %s", l.show(), t)
 	}
 	if l.kind == '0' {
@@ -203,16 +204,19 @@ func encodeInt(n int64, t Type) ([]byte, error) {
 	switch t.ID {
 	case TypeInt:
 		if n < math.MinInt32 || n > math.MaxInt32 {
+			//lint:ignore ST1005 the text of Cassandra's own error, which clients see
 			return nil, fmt.Errorf("Unable to make int from '%d'", n)
 		}
 		return binary.BigEndian.AppendUint32(nil, uint32(n)), nil
 	case TypeSmallint:
 		if n < math.MinInt16 || n > math.MaxInt16 {
+			//lint:ignore ST1005 the text of Cassandra's own error, which clients see
 			return nil, fmt.Errorf("Unable to make smallint from '%d'", n)
 		}
 		return binary.BigEndian.AppendUint16(nil, uint16(n)), nil
 	case TypeTinyint:
 		if n < math.MinInt8 || n > math.MaxInt8 {
+			//lint:ignore ST1005 the text of Cassandra's own error, which clients see
 			return nil, fmt.Errorf("Unable to make tinyint from '%d'", n)
 		}
 		return []byte{byte(n)}, nil
@@ -252,6 +256,7 @@ func checkValue(v []byte, t Type) error {
 	want := map[uint16]int{TypeBigint: 8, TypeCounter: 8, TypeTimestamp: 8, TypeDouble: 8, TypeInt: 4,
 		TypeFloat: 4, TypeSmallint: 2, TypeTinyint: 1, TypeBoolean: 1, TypeUUID: 16, TypeTimeUUID: 16}
 	if n, ok := want[t.ID]; ok && len(v) != n {
+		//lint:ignore ST1005 the text of Cassandra's own error, which clients see
 		return fmt.Errorf("Expected %d bytes for a %s value, got %d", n, t, len(v))
 	}
 	if t.collection() {
