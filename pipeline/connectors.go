@@ -1,14 +1,6 @@
 package pipeline
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"math"
-	"strconv"
-	"strings"
-
 	"github.com/sluicehq/sluice/connector"
 	"github.com/sluicehq/sluice/eventtime"
 	"github.com/sluicehq/sluice/stream"
@@ -63,100 +55,11 @@ func sinkTypeNames() []string { return connector.SinkTypeNames() }
 // ---- record formats ----
 
 // decodeJSONRecord decodes one JSON object; integers stay int64.
-func decodeJSONRecord(b []byte) (Record, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("not JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, errors.New("more than one JSON value on the line")
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("a JSON %s, not an object", jsonKind(v))
-	}
-	return fixNumbers(m).(Record), nil
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case json.Number:
-		return "number"
-	case bool:
-		return "boolean"
-	case nil:
-		return "null"
-	}
-	return "value"
-}
-
-// fixNumbers turns json.Number into int64 (integers that fit) or float64.
-func fixNumbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		s := string(x)
-		if !strings.ContainsAny(s, ".eE") {
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return i
-			}
-		}
-		f, _ := strconv.ParseFloat(s, 64)
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = fixNumbers(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = fixNumbers(e)
-		}
-		return x
-	}
-	return v
-}
+func decodeJSONRecord(b []byte) (Record, error) { return connector.DecodeJSONRecord(b) }
 
 // encodeJSONRecord encodes a record as JSON (keys sorted). Floats that
 // JSON cannot hold (NaN, infinities) become null.
-func encodeJSONRecord(r Record) ([]byte, error) {
-	b, err := json.Marshal(r)
-	if err == nil {
-		return b, nil
-	}
-	var ue *json.UnsupportedValueError
-	if errors.As(err, &ue) {
-		return json.Marshal(sanitize(r))
-	}
-	return nil, err
-}
-
-func sanitize(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
-		}
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = sanitize(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = sanitize(e)
-		}
-		return l
-	}
-	return v
-}
+func encodeJSONRecord(r Record) ([]byte, error) { return connector.EncodeJSON(r) }
 
 func lineDecoder(format string) func([]byte) (Record, error) {
 	if format == "text" {

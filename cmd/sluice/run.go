@@ -162,14 +162,22 @@ func (a *app) run(args []string) int {
 		err  error
 	}
 	var (
-		stopping bool
-		noFinal  bool
-		stopDone = make(chan stopResult, 1)
+		stopping     bool
+		noFinal      bool
+		stopReported bool // the result of Stop was received
+		stopDone     = make(chan stopResult, 1)
 	)
 	for {
 		select {
 		case <-job.Done():
 			err := job.Wait()
+			if stopping && !noFinal && !stopReported {
+				// Stop returns once the job ended: say how the stop went
+				// before how the job ended.
+				if r := <-stopDone; r.err == nil {
+					logger.Info("final checkpoint completed", "path", r.path)
+				}
+			}
 			prog.finish()
 			logger.Info("progress", prog.attrs()...)
 			switch {
@@ -205,6 +213,7 @@ func (a *app) run(args []string) int {
 				stopDone <- stopResult{path, err}
 			}()
 		case r := <-stopDone:
+			stopReported = true
 			switch {
 			case r.err == nil:
 				logger.Info("final checkpoint completed", "path", r.path)

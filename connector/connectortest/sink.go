@@ -201,7 +201,9 @@ func (s Sink[T]) checkRescale(t *testing.T, g connector.Guarantee) {
 func (s Sink[T]) checkKill(t *testing.T, g connector.Guarantee) {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: "connectortest-sink-" + s.Name, Kills: 4,
 		MinUptime: 500 * time.Millisecond, MaxUptime: 2 * time.Second})
-	n := int(cfg.JobDuration().Seconds() * tortureRate)
+	// Twice what the kills need: on a busy machine a slow checkpoint
+	// holds up the hook kills, and the job must outlive them.
+	n := int(2 * cfg.JobDuration().Seconds() * tortureRate)
 	p := s.Prepare(t, caseID(s.Name, "sigkill"))
 	cfg.Params = map[string]string{"n": strconv.Itoa(n)}
 	encodeParams(p, cfg.Params)

@@ -385,7 +385,9 @@ func (s Source[T]) checkAcks(t *testing.T) {
 func (s Source[T]) checkKill(t *testing.T, g connector.Guarantee) {
 	cfg := crashtest.Resolve(t, crashtest.Config{Job: "connectortest-source-" + s.Name, Kills: 4,
 		MinUptime: 500 * time.Millisecond, MaxUptime: 2 * time.Second})
-	n := int(cfg.JobDuration().Seconds() * tortureRate)
+	// Twice what the kills need: on a busy machine a slow checkpoint
+	// holds up the hook kills, and the job must outlive them.
+	n := int(2 * cfg.JobDuration().Seconds() * tortureRate)
 	cfg.Params = map[string]string{"n": strconv.Itoa(n)}
 	encodeParams(s.Prepare(t, caseID(s.Name, "sigkill"), n), cfg.Params)
 	res := crashtest.Run(t, cfg)

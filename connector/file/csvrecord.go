@@ -179,33 +179,9 @@ func csvValue(v any) string {
 		b, _ := json.Marshal(x)
 		return string(b)
 	}
-	b, err := json.Marshal(jsonSafe(v))
+	b, err := json.Marshal(connector.JSONSafe(v))
 	if err != nil {
 		return fmt.Sprint(v)
 	}
 	return string(b)
-}
-
-// jsonSafe replaces the floats JSON cannot hold (NaN, infinities) with
-// null.
-func jsonSafe(v any) any {
-	switch x := v.(type) {
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
-		}
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = jsonSafe(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(x))
-		for i, e := range x {
-			l[i] = jsonSafe(e)
-		}
-		return l
-	}
-	return v
 }

@@ -238,7 +238,6 @@ func fakeSource[T any](t testing.TB, f *fake, sub string, dec Decoder[T], opts .
 
 var _ = fmt.Sprint
 
-
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 
 // jsonBuild is a connector.BuildContext with JSON records.
